@@ -1,0 +1,207 @@
+"""Partial pooling, once: build a parameter's hierarchy in PyMC and draw it for new groups.
+
+A family declares its group levels from coarse to fine (e.g. ``dataset``, or ``domain`` then
+``task``). A :class:`~bayes_scaling.spec.ParamSpec` says how the parameter is pooled over them.
+:func:`build` writes the PyMC variables; :func:`draw` evaluates the same parameter from
+posterior draws for any labels — including groups not in the fit, which get fresh draws from
+their parent's population (an unseen task from its domain, a new pretraining dataset).
+
+Names in the posterior, for a parameter ``p``:
+
+- ``p``: the value (after the link) at the finest pooled level, or a scalar when shared;
+- ``p_mu``: the population latent (link scale) when pooled; ``p_sd_<level>`` its scales;
+- ``p_<level>``: the value at each coarser pooled level (e.g. ``k_domain``);
+- ``p_z_<level>``: non-centred offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+from scipy.special import expit, logit
+
+from bayes_scaling.spec import ParamSpec
+
+
+@dataclass(frozen=True)
+class Level:
+    """A grouping level: its dimension name, its labels and each label's parent index."""
+
+    name: str
+    labels: tuple[str, ...]
+    parent: tuple[int, ...] | None = None  # index into the previous level's labels
+
+    def __post_init__(self) -> None:
+        if self.parent is not None and len(self.parent) != len(self.labels):
+            raise ValueError(f"level {self.name!r}: one parent per label is needed")
+
+
+def _inverse_link(link: str, x):
+    if link == "log":
+        return pt.exp(x) if isinstance(x, pt.TensorVariable) else np.exp(x)
+    if link == "logit":
+        return pm.math.invlogit(x) if isinstance(x, pt.TensorVariable) else expit(x)
+    return x
+
+
+def _link(link: str, x: np.ndarray) -> np.ndarray:
+    if link == "log":
+        return np.log(x)
+    if link == "logit":
+        return logit(x)
+    return x
+
+
+def pooled_levels(p: ParamSpec, levels: Sequence[Level]) -> list[Level]:
+    """The levels a parameter varies over, coarse to fine (empty when shared)."""
+    if p.pooling == "shared" or not levels:
+        return []
+    if p.pooling in ("partial", "none"):
+        return list(levels) if p.pooling == "partial" else [levels[-1]]
+    names = [lv.name for lv in levels]
+    unknown = [n for n in p.pooling if n not in names]
+    if unknown:
+        raise ValueError(f"parameter {p.name!r}: pooling levels {unknown} not among {names}")
+    return [lv for lv in levels if lv.name in p.pooling]
+
+
+def ancestor_index(levels: Sequence[Level], fine: str, coarse: str) -> np.ndarray:
+    """For each label of level ``fine``, the index of its ancestor in level ``coarse``."""
+    names = [lv.name for lv in levels]
+    i, j = names.index(coarse), names.index(fine)
+    idx = np.arange(len(levels[j].labels))
+    for k in range(j, i, -1):
+        idx = np.asarray(levels[k].parent, dtype=int)[idx]
+    return idx
+
+
+def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
+    """Create the PyMC variables of ``p`` and return its value at the finest level.
+
+    Must be called inside a model whose coords include every level's labels. The result has
+    one entry per label of ``levels[-1]`` (a shared value is broadcast), or is a scalar when
+    ``levels`` is empty.
+    """
+    pooled = pooled_levels(p, levels)
+    n_fine = len(levels[-1].labels) if levels else None
+    if not pooled:
+        latent = p.prior.create(p.name if p.link == "identity" else f"{p.name}_latent")
+        value = (
+            latent
+            if p.link == "identity"
+            else pm.Deterministic(p.name, _inverse_link(p.link, latent))
+        )
+        return value if n_fine is None else pt.ones(n_fine) * value
+
+    if p.pooling == "none":
+        fine = pooled[0]
+        latent = p.prior.create(f"{p.name}_latent", dims=fine.name)
+    else:
+        latent = p.prior.create(f"{p.name}_mu")
+        parent_level: Level | None = None
+        for lv in pooled:
+            sd = p.sd_for(lv.name).create(f"{p.name}_sd_{lv.name}")
+            parent = (
+                latent
+                if parent_level is None
+                else latent[ancestor_index(levels, lv.name, parent_level.name)]
+            )
+            if p.centered:
+                latent = pm.Normal(f"{p.name}_{lv.name}_latent", parent, sd, dims=lv.name)
+            else:
+                z = pm.Normal(f"{p.name}_z_{lv.name}", 0.0, 1.0, dims=lv.name)
+                latent = parent + sd * z
+            if lv is not pooled[-1]:
+                pm.Deterministic(f"{p.name}_{lv.name}", _inverse_link(p.link, latent), dims=lv.name)
+            parent_level = lv
+    finest = pooled[-1]
+    value = pm.Deterministic(p.name, _inverse_link(p.link, latent), dims=finest.name)
+    if finest.name != levels[-1].name:
+        value = value[ancestor_index(levels, levels[-1].name, finest.name)]
+    return value
+
+
+def stacked(posterior: xr.Dataset) -> xr.Dataset:
+    """Posterior with ``chain, draw`` stacked into one ``sample`` dimension."""
+    return posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
+
+
+def draw(
+    p: ParamSpec,
+    levels: Sequence[Level],
+    posterior: xr.Dataset,
+    query: Sequence[Sequence[str]],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Values of ``p`` for each query, one column per query, one row per posterior sample.
+
+    Parameters
+    ----------
+    p, levels
+        As given to :func:`build`.
+    posterior
+        The posterior, stacked (see :func:`stacked`).
+    query
+        Per point, one label per level of ``levels`` (e.g. ``("commonsense", "piqa")``).
+        Labels absent from the fit are drawn from their parent's population; a shared
+        parameter ignores them.
+    rng
+        Source of the new-group draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_samples, len(query))``.
+    """
+    n = posterior.sizes["sample"]
+    out = np.empty((n, len(query)))
+    pooled = pooled_levels(p, levels)
+    names = [lv.name for lv in levels]
+    if not pooled:
+        out[:] = posterior[p.name].to_numpy()[:, None]
+        return out
+    cache: dict[tuple[str, ...], np.ndarray] = {}
+    for j, q in enumerate(query):
+        key = tuple(q[names.index(lv.name)] for lv in pooled)
+        if key not in cache:
+            cache[key] = _draw_one(p, pooled, posterior, key, rng, n)
+        out[:, j] = cache[key]
+    return out
+
+
+def _draw_one(
+    p: ParamSpec,
+    pooled: list[Level],
+    posterior: xr.Dataset,
+    key: tuple[str, ...],
+    rng: np.random.Generator,
+    n: int,
+) -> np.ndarray:
+    if p.pooling == "none":
+        (lv,), (label,) = pooled, key
+        if label in lv.labels:
+            return posterior[p.name].sel({lv.name: label}).to_numpy()
+        return _prior_draws(p, rng, n)  # no population to borrow from: the prior
+    latent = posterior[f"{p.name}_mu"].to_numpy()
+    known = True
+    for i, (lv, label) in enumerate(zip(pooled, key, strict=True)):
+        var = p.name if i == len(pooled) - 1 else f"{p.name}_{lv.name}"
+        if known and label in lv.labels:
+            latent = _link(p.link, posterior[var].sel({lv.name: label}).to_numpy())
+        else:
+            known = False
+            sd = posterior[f"{p.name}_sd_{lv.name}"].to_numpy()
+            latent = latent + sd * rng.standard_normal(n)
+    return _inverse_link(p.link, latent)
+
+
+def _prior_draws(p: ParamSpec, rng: np.random.Generator, n: int) -> np.ndarray:
+    dist = getattr(pm, p.prior.dist).dist(**p.prior.kwargs)
+    seed = int(rng.integers(2**31))
+    latent = pm.draw(dist, draws=n, random_seed=seed)
+    return _inverse_link(p.link, np.asarray(latent, dtype=float))

@@ -1,0 +1,287 @@
+"""The life of every model: build → prior check → fit → predict → save/load.
+
+A family subclasses :class:`ScalingModel` and implements how it reads its response from the
+observations (``_prepare``), how it writes the PyMC model (``build``), and how it evaluates
+its law on posterior draws for a grid of new points (``predict_draws``). Everything else —
+sampling, the fit file, summaries, diagnostics, prediction tables — lives here once.
+
+Constructors never sample. A :class:`Fit` holds the DataTree together with the spec and the
+data it came from, so a saved fit can always be rebuilt and predicted from.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from bayes_scaling import fitfile, inference
+from bayes_scaling.constants import CI_PROB
+from bayes_scaling.data.schema import DataError, Observations
+from bayes_scaling.hashing import digest
+from bayes_scaling.hierarchy import stacked
+from bayes_scaling.spec import ModelSpec, SpecError, load_spec
+
+
+class ScalingModel(ABC):
+    """A model family bound to one spec and one observation table (no sampling here)."""
+
+    family: ClassVar[str]
+    forms: ClassVar[tuple[str, ...]]
+    #: Columns a prediction grid must have (besides optional group columns).
+    grid_columns: ClassVar[tuple[str, ...]]
+
+    def __init__(self, spec: ModelSpec, data: Observations) -> None:
+        if spec.family != self.family:
+            raise SpecError(f"{spec.source}: family {spec.family!r} is not {self.family!r}")
+        if spec.form not in self.forms:
+            raise SpecError(f"{spec.source}: key 'form' must be one of {self.forms}")
+        self.spec = spec
+        self.data = data
+        self._prepare()
+
+    # --- what a family implements ---------------------------------------------------------
+    @abstractmethod
+    def _prepare(self) -> None:
+        """Select the response from ``self.data``, check it against the spec, set arrays."""
+
+    @abstractmethod
+    def build(self) -> pm.Model:
+        """The PyMC model."""
+
+    @abstractmethod
+    def law_params(self) -> list[str]:
+        """Posterior variables that make up the headline parameter table, in order."""
+
+    @abstractmethod
+    def predict_draws(
+        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draws ``(mean law, new observation)``, each ``(n_samples, len(grid))``."""
+
+    @abstractmethod
+    def points(self, data: Observations) -> pd.DataFrame:
+        """The response rows of ``data`` as a prediction grid with a ``truth`` column."""
+
+    @abstractmethod
+    def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
+        """Columns saying how far each grid point lies beyond the training data."""
+
+    def check_grid(
+        self, grid: pd.DataFrame, *, source: str = "<grid>", **options: Any
+    ) -> pd.DataFrame:
+        """Validate a prediction grid; the default checks ``grid_columns`` are positive.
+
+        Families may accept ``options`` (e.g. ``tasks`` to expand the grid over a task set,
+        ``loss_fit`` to chain from another fit); unknown options are an error.
+        """
+        if options:
+            raise TypeError(f"{self.family} predictions take no options {sorted(options)}")
+        missing = [c for c in self.grid_columns if c not in grid.columns]
+        if missing:
+            raise DataError(f"{source}: prediction grid lacks column(s) {missing}")
+        out = grid.reset_index(drop=True).copy()
+        for col in self.grid_columns:
+            values = pd.to_numeric(out[col], errors="coerce")
+            bad = ~(values > 0) | ~np.isfinite(values)
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(
+                    f"{source}: row {row + 2}, column {col!r}: must be a positive number, "
+                    f"got {grid[col].iloc[row]!r}"
+                )
+            out[col] = values.astype("float64")
+        return out
+
+    # --- shared machinery -----------------------------------------------------------------
+    def prior_predictive(self, draws: int = 200, seed: int = 0) -> xr.DataTree:
+        """Prior and prior-predictive draws, for checking priors before fitting."""
+        with self.build():
+            return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+
+    def fit(
+        self,
+        *,
+        seed: int = 0,
+        draws: int | None = None,
+        tune: int | None = None,
+        chains: int | None = None,
+        sampler: str | None = None,
+        target_accept: float | None = None,
+        cores: int | None = None,
+        progressbar: bool | None = None,
+        client: Any = None,
+    ) -> Fit:
+        """Sample the posterior; sampler settings default to the spec's ``[sampler]``.
+
+        With a Dask ``client``, each chain runs as its own task on the cluster and the chains
+        are merged into one DataTree (see :func:`bayes_scaling.cluster.fit_chains`).
+        """
+        s = self.spec.sampler
+        settings = dict(
+            sampler=sampler or s["name"],
+            draws=draws or s["draws"],
+            tune=tune or s["tune"],
+            chains=chains or s["chains"],
+            target_accept=target_accept or s["target_accept"],
+        )
+        if client is not None:
+            from bayes_scaling.cluster import fit_chains
+
+            tree = fit_chains(self.spec, self.data, client=client, seed=seed, **settings)
+        else:
+            tree = inference.sample(
+                self.build(), seed=seed, cores=cores, progressbar=progressbar, **settings
+            )
+        return Fit(self.spec, self.data, tree, seed)
+
+
+def model_for(spec: ModelSpec | str | Path, data: Observations) -> ScalingModel:
+    """The family model class the spec names, bound to ``data``."""
+    from bayes_scaling.models import model_class
+
+    spec = load_spec(spec)
+    return model_class(spec.family)(spec, data)
+
+
+@dataclass
+class Prediction:
+    """Posterior predictive draws at a grid of points.
+
+    ``draws`` is a Dataset over ``(sample, point)`` with ``mean`` (the law) and ``new`` (a new
+    run, noise included); the grid's columns (with ``extrapolation``) are ``point`` coords.
+    """
+
+    draws: xr.Dataset
+
+    @property
+    def grid(self) -> pd.DataFrame:
+        coords = {k: v.to_numpy() for k, v in self.draws.coords.items() if v.dims == ("point",)}
+        return pd.DataFrame(coords).drop(columns=["point"], errors="ignore")
+
+    def table(self, *, ci: float = CI_PROB) -> pd.DataFrame:
+        """One row per point: grid columns, ``mean, median, lower, upper`` (new run),
+        ``mean_lower, mean_upper`` (the law) at probability ``ci``."""
+        new = summarize_draws(self.draws["new"].to_numpy(), ci)
+        law = summarize_draws(self.draws["mean"].to_numpy(), ci)
+        out = self.grid.copy()
+        out["mean"] = law["mean"]
+        out["median"] = new["median"]
+        out["lower"], out["upper"] = new["lower"], new["upper"]
+        out["mean_lower"], out["mean_upper"] = law["lower"], law["upper"]
+        out.attrs["ci_prob"] = ci
+        return out
+
+
+@dataclass
+class Fit:
+    """A fitted model: the DataTree with the spec, data and seed that produced it."""
+
+    spec: ModelSpec
+    data: Observations
+    tree: xr.DataTree
+    seed: int
+    _model: ScalingModel | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> ScalingModel:
+        if self._model is None:
+            self._model = model_for(self.spec, self.data)
+        return self._model
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.tree["posterior"].to_dataset()
+
+    @property
+    def hash(self) -> str:
+        return fit_hash(self.spec, self.data, self.seed)
+
+    # --- checks and tables ----------------------------------------------------------------
+    def diagnostics(self) -> inference.Diagnostics:
+        names = [v for v in self.posterior.data_vars if self.posterior[v].ndim <= 3]
+        return inference.diagnose(self.tree, var_names=names)
+
+    def summary(self, *, ci: float = CI_PROB, var_names: list[str] | None = None) -> pd.DataFrame:
+        """Parameter table: rows ``name[label]``, columns ``mean, sd, median, lower, upper,
+        ess_bulk, ess_tail, r_hat`` (equal-tailed interval at ``ci``, in ``attrs``)."""
+        from bayes_scaling.report import summarize
+
+        return summarize(self.posterior, var_names or self.model.law_params(), ci=ci)
+
+    # --- prediction -----------------------------------------------------------------------
+    def predict(self, grid: pd.DataFrame, *, seed: int | None = None, **options: Any) -> Prediction:
+        """Posterior predictive draws at ``grid`` (columns as the family requires).
+
+        ``options`` go to the family's ``check_grid`` (e.g. ``tasks=``, ``loss_fit=``).
+        """
+        m = self.model
+        grid = m.check_grid(grid, **options)
+        rng = np.random.default_rng(self.seed + 1 if seed is None else seed)
+        mean, new = m.predict_draws(stacked(self.posterior), grid, rng)
+        grid = pd.concat([grid, m.extrapolation(grid)], axis=1)
+        coords = {c: ("point", grid[c].to_numpy()) for c in grid.columns}
+        ds = xr.Dataset(
+            {"mean": (("sample", "point"), mean), "new": (("sample", "point"), new)},
+            coords={"point": np.arange(len(grid)), **coords},
+        )
+        return Prediction(ds)
+
+    # --- files ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write one self-describing netCDF file (atomically)."""
+        tree = self.tree.copy()
+        tree["fit_data"] = xr.DataTree(fitfile.frame_to_dataset(self.data.frame))
+        attrs = {
+            "bayes_scaling_format": fitfile.FORMAT_VERSION,
+            "bayes_scaling_spec": self.spec.to_json(),
+            "bayes_scaling_spec_source": self.spec.source,
+            "bayes_scaling_seed": int(self.seed),
+            "bayes_scaling_hash": self.hash,
+            "bayes_scaling_data_source": self.data.source,
+            "bayes_scaling_versions": fitfile.versions(),
+            "bayes_scaling_created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "bayes_scaling_diagnostics": json.dumps(self.diagnostics().to_dict(), default=str),
+        }
+        return fitfile.write(tree, path, attrs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Fit:
+        """Read a fit file and check its hash against its spec, data and seed."""
+        tree = fitfile.read(path)
+        a = tree.attrs
+        spec = ModelSpec.from_json(a["bayes_scaling_spec"], source=a["bayes_scaling_spec_source"])
+        frame = fitfile.dataset_to_frame(tree["fit_data"].to_dataset())
+        data = Observations.from_frame(frame, source=a["bayes_scaling_data_source"])
+        seed = int(a["bayes_scaling_seed"])
+        if fit_hash(spec, data, seed) != a["bayes_scaling_hash"]:
+            raise fitfile.FitFileError(
+                f"{path}: hash mismatch — the spec, data or seed stored in the file do not "
+                "match the hash it was written with (file modified or damaged)"
+            )
+        del tree["fit_data"]
+        return cls(spec, data, tree, seed)
+
+
+def fit_hash(spec: ModelSpec, data: Observations, seed: int) -> str:
+    """Canonical id of a fit: spec, data content and seed."""
+    return digest(spec.to_json(), data.fingerprint(), str(int(seed)))
+
+
+def summarize_draws(draws: np.ndarray, ci: float = CI_PROB) -> dict[str, np.ndarray]:
+    """Mean, median and equal-tailed interval over the first axis."""
+    lo, hi = (1 - ci) / 2, (1 + ci) / 2
+    return {
+        "mean": draws.mean(axis=0),
+        "median": np.median(draws, axis=0),
+        "lower": np.quantile(draws, lo, axis=0),
+        "upper": np.quantile(draws, hi, axis=0),
+    }

@@ -1,0 +1,246 @@
+"""Loss as a function of parameters and tokens: over-training (Gadre) and Chinchilla forms.
+
+Over-training: ``L = E + (a·M^η + b·M^-η)·C^-η`` with ``C = 6ND``, ``M = D/N``.
+Chinchilla: ``L = E + A/N^α + B/D^β``.
+
+Parameters vary over one grouping level (default ``dataset``, the pretraining corpus) as each
+spec's ``[params.*] pooling`` says. Inputs are scaled by their geometric means before they
+meet the law (``C/C0``, ``M/M0``, ``N/N0``, ``D/D0``), so the sampler sees ``a_ref, b_ref``
+(``A_ref, B_ref``) of order one; the posterior also carries ``a, b`` (``A, B``) in raw units.
+The likelihood is Student-t (or normal) on log loss by default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from bayes_scaling import hierarchy, laws
+from bayes_scaling.data.schema import DataError, Observations
+from bayes_scaling.hierarchy import Level
+from bayes_scaling.models.base import ScalingModel
+from bayes_scaling.priors import Prior, SpecError
+
+LAW_PARAMS = {
+    "overtraining": ("E", "a_ref", "b_ref", "eta"),
+    "chinchilla": ("E", "A_ref", "B_ref", "alpha", "beta"),
+}
+REPORTED = {
+    "overtraining": ["E", "a", "b", "eta", "M_star"],
+    "chinchilla": ["E", "A", "B", "alpha", "beta"],
+}
+
+
+class LossModel(ScalingModel):
+    """Pretraining loss against N and D, partially pooled across a group (datasets)."""
+
+    family = "loss"
+    forms = ("overtraining", "chinchilla")
+    grid_columns = ("params", "tokens")
+
+    # --- data -----------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        spec = self.spec
+        self.group_col: str = spec.get("groups.by", "dataset")
+        self.params = {n: spec.param(n) for n in LAW_PARAMS[spec.form]}
+        table = self.points(self.data)
+        wanted = spec.get("data.datasets")
+        if wanted is not None:
+            have = sorted(table[self.group_col].unique())
+            unknown = [d for d in wanted if d not in have]
+            if unknown:
+                raise DataError(
+                    f"{spec.source}: [data] datasets names {unknown}, not in {self.data.source} "
+                    f"(its {self.group_col!r} values: {have})"
+                )
+            table = table[table[self.group_col].isin(wanted)]
+        self.table = table.reset_index(drop=True)
+        self.labels = tuple(sorted(self.table[self.group_col].unique()))
+        self.levels = [Level(self.group_col, self.labels)]
+        self._check_pooling()
+        n = self.table["params"].to_numpy()
+        d = self.table["tokens"].to_numpy()
+        self.refs = {
+            "compute": float(np.exp(np.mean(np.log(6 * n * d)))),
+            "multiplier": float(np.exp(np.mean(np.log(d / n)))),
+            "params": float(np.exp(np.mean(np.log(n)))),
+            "tokens": float(np.exp(np.mean(np.log(d)))),
+        }
+        self.max_compute = float(np.max(6 * n * d))
+        self.max_params = float(np.max(n))
+
+    def points(self, data: Observations) -> pd.DataFrame:
+        spec = self.spec
+        task = spec.require("response.task", str)
+        metric = spec.get("response.metric", "loss")
+        rows = data.frame[(data.frame["task"] == task) & (data.frame["metric"] == metric)]
+        if rows.empty:
+            tasks = sorted(data.frame.loc[data.frame["metric"] == metric, "task"].unique())
+            raise DataError(
+                f"{data.source}: no rows with task={task!r} and metric={metric!r} "
+                f"(the spec's [response]); tasks with that metric: {tasks[:20]}"
+            )
+        if spec.get("data.checkpoints", "final") == "final":
+            rows = rows.loc[rows.groupby("run", sort=False)["tokens"].idxmax()]
+        out = rows[["run", "params", "tokens"]].copy()
+        group_col = spec.get("groups.by", "dataset")
+        if group_col in rows.columns and rows[group_col].notna().all():
+            out[group_col] = rows[group_col].astype(str)
+        else:
+            out[group_col] = "all"
+        out["truth"] = rows["value"].to_numpy(dtype="float64")
+        return out.reset_index(drop=True)
+
+    def _check_pooling(self) -> None:
+        varying = [p for p in self.params.values() if p.pooling != "shared"]
+        if varying and len(self.labels) < 2 and any(p.pooling == "partial" for p in varying):
+            raise DataError(
+                f"{self.data.source}: the spec pools {[p.name for p in varying]} partially "
+                f"across {self.group_col!r}, but the data have one group ({self.labels}); "
+                "use pooling = 'shared' or add data from other groups"
+            )
+        counts = self.table.groupby(self.group_col)["run"].nunique()
+        need = int(self.spec.get("groups.min_runs", len(varying) + 1))
+        few = counts[counts < need]
+        if varying and len(few):
+            raise DataError(
+                f"{self.data.source}: too few runs for the requested pooling: "
+                f"{dict(few)} run(s) in {self.group_col} group(s), at least {need} needed "
+                f"when {[p.name for p in varying]} vary by {self.group_col!r}"
+            )
+        if self.table["run"].nunique() <= len(LAW_PARAMS[self.spec.form]):
+            raise DataError(
+                f"{self.data.source}: {self.table['run'].nunique()} run(s) cannot determine "
+                f"the {len(LAW_PARAMS[self.spec.form])} parameters of the {self.spec.form} law"
+            )
+
+    # --- model ----------------------------------------------------------------------------
+    def _group_dims(self) -> str | None:
+        return self.group_col if any(p.pooling != "shared" for p in self.params.values()) else None
+
+    def _law(self, x: dict, v: dict):
+        if self.spec.form == "overtraining":
+            return laws.overtraining_loss(
+                x["compute"], x["multiplier"], v["E"], v["a_ref"], v["b_ref"], v["eta"]
+            )
+        return laws.chinchilla_loss(
+            x["params"], x["tokens"], v["E"], v["A_ref"], v["B_ref"], v["alpha"], v["beta"]
+        )
+
+    def _scaled(self, params: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
+        r = self.refs
+        return {
+            "compute": 6 * params * tokens / r["compute"],
+            "multiplier": tokens / params / r["multiplier"],
+            "params": params / r["params"],
+            "tokens": tokens / r["tokens"],
+        }
+
+    def build(self) -> pm.Model:
+        t = self.table
+        coords = {self.group_col: list(self.labels), "obs": t["run"].tolist()}
+        g = pd.Categorical(t[self.group_col], categories=self.labels).codes
+        x = self._scaled(t["params"].to_numpy(), t["tokens"].to_numpy())
+        with pm.Model(coords=coords) as model:
+            per_group = {n: hierarchy.build(p, self.levels) for n, p in self.params.items()}
+            values = {n: v[g] for n, v in per_group.items()}
+            mu = self._law(x, values)
+            self._derived(per_group)
+            _likelihood(self.spec.section("likelihood"), mu, t["truth"].to_numpy(), self.spec)
+        return model
+
+    def _derived(self, v: dict) -> None:
+        dims = self._group_dims()
+        pick = (lambda x: x) if dims else (lambda x: x[0])
+        r = self.refs
+        if self.spec.form == "overtraining":
+            a, b = laws.overtraining_coefficients(
+                v["a_ref"], v["b_ref"], v["eta"], r["compute"], r["multiplier"]
+            )
+            pm.Deterministic("a", pick(a), dims=dims)
+            pm.Deterministic("b", pick(b), dims=dims)
+            m_star = laws.overtraining_optimal_multiplier(a, b, v["eta"])
+            pm.Deterministic("M_star", pick(m_star), dims=dims)
+        else:
+            A, B = laws.chinchilla_coefficients(
+                v["A_ref"], v["B_ref"], v["alpha"], v["beta"], r["params"], r["tokens"]
+            )
+            pm.Deterministic("A", pick(A), dims=dims)
+            pm.Deterministic("B", pick(B), dims=dims)
+
+    def law_params(self) -> list[str]:
+        noise = ["sigma"] + (["nu"] if isinstance(self.spec.get("likelihood.nu"), dict) else [])
+        return [*REPORTED[self.spec.form], *noise]
+
+    # --- prediction -----------------------------------------------------------------------
+    def _grid_groups(self, grid: pd.DataFrame) -> list[str]:
+        if self.group_col in grid.columns:
+            return grid[self.group_col].astype(str).tolist()
+        if len(self.labels) == 1:
+            return [self.labels[0]] * len(grid)
+        raise DataError(
+            f"prediction grid needs a {self.group_col!r} column: the fit has {list(self.labels)}"
+        )
+
+    def predict_draws(
+        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        query = [(g,) for g in self._grid_groups(grid)]
+        values = {
+            n: hierarchy.draw(p, self.levels, posterior, query, rng) for n, p in self.params.items()
+        }
+        x = self._scaled(grid["params"].to_numpy(), grid["tokens"].to_numpy())
+        mean = self._law({k: v[None, :] for k, v in x.items()}, values)
+        return mean, _new_observation(self.spec, posterior, mean, rng)
+
+    def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
+        c = 6 * grid["params"].to_numpy() * grid["tokens"].to_numpy()
+        return pd.DataFrame(
+            {
+                "extrapolation": np.maximum(0.0, np.log10(c / self.max_compute)),
+                "params_decades": np.maximum(0.0, np.log10(grid["params"] / self.max_params)),
+            }
+        )
+
+
+def _likelihood(table: dict, mu, observed: np.ndarray, spec) -> None:
+    """Student-t or normal noise on log loss (``scale = "log"``, default) or on loss."""
+    kind = table.get("kind", "student_t")
+    scale = table.get("scale", "log")
+    if kind not in ("student_t", "normal") or scale not in ("log", "identity"):
+        raise SpecError(
+            f"{spec.source}: [likelihood] kind must be 'student_t' or 'normal' and scale "
+            f"'log' or 'identity' (got {kind!r}, {scale!r})"
+        )
+    sigma = Prior.from_dict(
+        table.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}), where="[likelihood].sigma"
+    ).create("sigma")
+    center = pt.log(mu) if scale == "log" else mu
+    y = np.log(observed) if scale == "log" else observed
+    if kind == "normal":
+        pm.Normal("y", center, sigma, observed=y, dims="obs")
+        return
+    nu_raw = table.get("nu", 4.0)
+    nu = (
+        Prior.from_dict(nu_raw, where="[likelihood].nu").create("nu")
+        if isinstance(nu_raw, dict)
+        else float(nu_raw)
+    )
+    pm.StudentT("y", nu=nu, mu=center, sigma=sigma, observed=y, dims="obs")
+
+
+def _new_observation(spec, posterior: xr.Dataset, mean: np.ndarray, rng) -> np.ndarray:
+    """A new run's loss: the law plus the likelihood's noise, draw by draw."""
+    table = spec.section("likelihood")
+    sigma = posterior["sigma"].to_numpy()[:, None]
+    if table.get("kind", "student_t") == "normal":
+        eps = rng.standard_normal(mean.shape)
+    else:
+        nu = posterior["nu"].to_numpy()[:, None] if "nu" in posterior else table.get("nu", 4.0)
+        eps = rng.standard_t(np.broadcast_to(nu, mean.shape))
+    if table.get("scale", "log") == "log":
+        return mean * np.exp(sigma * eps)
+    return mean + sigma * eps

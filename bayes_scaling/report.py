@@ -1,0 +1,68 @@
+"""Credible-interval tables and one-sentence summaries (reports never sample)."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_scaling.constants import CI_PROB
+
+
+def interval_label(ci: float = CI_PROB) -> str:
+    """``"90% interval"`` for ``ci = 0.9``."""
+    return f"{100 * ci:g}% interval"
+
+
+def summarize(posterior: xr.Dataset, var_names: list[str], *, ci: float = CI_PROB) -> pd.DataFrame:
+    """Parameter table over ``var_names``.
+
+    Rows are ``name`` or ``name[label, ...]``; columns ``mean, sd, median, lower, upper``
+    (equal-tailed interval at ``ci``) and ``ess_bulk, ess_tail, r_hat``. ``attrs["ci_prob"]``
+    records ``ci``.
+    """
+    post = posterior[[v for v in var_names if v in posterior]]
+    lo, hi = (1 - ci) / 2, (1 + ci) / 2
+    chains = post.sizes["chain"]
+    ess_b = az.ess(post, method="bulk")
+    ess_t = az.ess(post, method="tail")
+    rhat = az.rhat(post) if chains > 1 else None
+    rows = []
+    for name, da in post.data_vars.items():
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        flat = (
+            da.stack(_s=("chain", "draw")).transpose(*extra, "_s")
+            if extra
+            else da.stack(_s=("chain", "draw"))
+        )
+        values = flat.to_numpy().reshape(-1, flat.sizes["_s"])
+        labels = _labels(da, extra)
+        eb = np.asarray(ess_b[name]).ravel()
+        et = np.asarray(ess_t[name]).ravel()
+        rh = np.asarray(rhat[name]).ravel() if rhat is not None else np.full(len(labels), np.nan)
+        for i, label in enumerate(labels):
+            v = values[i]
+            rows.append(
+                {
+                    "parameter": f"{name}{label}",
+                    "mean": v.mean(),
+                    "sd": v.std(ddof=1),
+                    "median": np.median(v),
+                    "lower": np.quantile(v, lo),
+                    "upper": np.quantile(v, hi),
+                    "ess_bulk": eb[i],
+                    "ess_tail": et[i],
+                    "r_hat": rh[i],
+                }
+            )
+    table = pd.DataFrame(rows).set_index("parameter")
+    table.attrs["ci_prob"] = ci
+    return table
+
+
+def _labels(da: xr.DataArray, dims: list[str]) -> list[str]:
+    if not dims:
+        return [""]
+    idx = pd.MultiIndex.from_product([da[d].to_numpy() for d in dims])
+    return [f"[{', '.join(str(x) for x in (t if isinstance(t, tuple) else (t,)))}]" for t in idx]

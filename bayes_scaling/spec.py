@@ -1,0 +1,268 @@
+"""Model specs: a ``models/*.toml`` file read, validated and hashed.
+
+A spec is data, not code. It names the model family and law, the response, the parameters
+(prior on the latent scale, link, pooling, group-level scale priors), the likelihood and the
+sampler defaults. Families validate their own keys through :meth:`ModelSpec.require`, so every
+error names the file and the key.
+
+Example::
+
+    family = "loss"
+    form = "overtraining"
+    [response]
+    task = "c4_val"
+    [params.eta]
+    prior = {dist = "Normal", mu = -2.0, sigma = 0.5}
+    link = "log"
+    pooling = "partial"
+    sd = {dist = "HalfNormal", sigma = 0.2}
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bayes_scaling.hashing import canonical_json, digest
+from bayes_scaling.priors import Prior, SpecError
+
+LINKS = ("identity", "log", "logit")
+SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+SAMPLER_DEFAULTS: dict[str, Any] = {
+    "name": "nutpie",
+    "draws": 1000,
+    "tune": 1000,
+    "chains": 4,
+    "target_accept": 0.9,
+}
+_TOP_KEYS = {
+    "family",
+    "name",
+    "description",
+    "form",
+    "response",
+    "input",
+    "groups",
+    "data",
+    "params",
+    "likelihood",
+    "sampler",
+    "predict",
+}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One law parameter: its prior on the latent scale, link and pooling.
+
+    ``value = inverse_link(latent)``. With ``pooling = "partial"`` the latent of each group is
+    the parent's latent plus ``sd[level] · z`` (non-centred unless ``centered``), level by
+    level; ``"shared"`` is one value for all groups; ``"none"`` is one independent value per
+    group under ``prior``.
+    """
+
+    name: str
+    prior: Prior
+    link: str = "identity"
+    pooling: str | tuple[str, ...] = "shared"
+    sd: dict[str, Prior] | Prior | None = None
+    centered: bool = False
+
+    def sd_for(self, level: str) -> Prior:
+        if isinstance(self.sd, Prior):
+            return self.sd
+        assert self.sd is not None
+        return self.sd[level]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A validated model spec; ``raw`` is the TOML content, the single source of truth."""
+
+    raw: dict[str, Any]
+    source: str = "<spec>"
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> ModelSpec:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise SpecError(f"{path}: spec file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "<spec>") -> ModelSpec:
+        spec = cls(copy.deepcopy(raw), source)
+        spec._check()
+        return spec
+
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self.raw)
+
+    def to_json(self) -> str:
+        return canonical_json(self.raw)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "<saved spec>") -> ModelSpec:
+        import json
+
+        return cls.from_dict(json.loads(text), source=source)
+
+    @property
+    def hash(self) -> str:
+        return digest(self.to_json())
+
+    def updated(self, updates: dict[str, Any]) -> ModelSpec:
+        """A new spec with ``updates`` merged in (nested tables merge, other values replace)."""
+        return ModelSpec.from_dict(_merge(self.raw, updates), source=self.source)
+
+    # --- accessors ----------------------------------------------------------------------
+    @property
+    def family(self) -> str:
+        return self.raw["family"]
+
+    @property
+    def name(self) -> str:
+        return self.raw.get("name", Path(self.source).stem)
+
+    @property
+    def form(self) -> str | None:
+        return self.raw.get("form")
+
+    def section(self, key: str) -> dict[str, Any]:
+        value = self.raw.get(key, {})
+        if not isinstance(value, dict):
+            raise SpecError(f"{self.source}: [{key}] must be a table")
+        return value
+
+    def require(self, dotted: str, kind: type | tuple[type, ...] | None = None) -> Any:
+        """The value at ``a.b.c``; raise naming the key when missing or of the wrong type."""
+        node: Any = self.raw
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise SpecError(f"{self.source}: missing key {dotted!r}")
+            node = node[part]
+        if kind is not None and not isinstance(node, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise SpecError(f"{self.source}: key {dotted!r} must be {names}, got {node!r}")
+        return node
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        try:
+            return self.require(dotted)
+        except SpecError:
+            return default
+
+    def param(self, name: str) -> ParamSpec:
+        params = self.section("params")
+        if name not in params:
+            raise SpecError(f"{self.source}: missing [params.{name}] (the law needs it)")
+        return _param(name, params[name], where=f"{self.source}: [params.{name}]")
+
+    @property
+    def sampler(self) -> dict[str, Any]:
+        return {**SAMPLER_DEFAULTS, **self.section("sampler")}
+
+    # --- validation ---------------------------------------------------------------------
+    def _check(self) -> None:
+        unknown = set(self.raw) - _TOP_KEYS
+        if unknown:
+            raise SpecError(
+                f"{self.source}: unknown top-level key(s) {sorted(unknown)}; "
+                f"allowed: {sorted(_TOP_KEYS)}"
+            )
+        self.require("family", str)
+        for name in self.section("params"):
+            self.param(name)
+        sampler = self.section("sampler")
+        if "name" in sampler and sampler["name"] not in SAMPLERS:
+            raise SpecError(
+                f"{self.source}: [sampler] name {sampler['name']!r} is not one of {SAMPLERS}"
+            )
+        for key in ("draws", "tune", "chains"):
+            if key in sampler and (not isinstance(sampler[key], int) or sampler[key] < 1):
+                raise SpecError(f"{self.source}: [sampler] {key} must be a positive integer")
+        ta = sampler.get("target_accept", 0.9)
+        if not isinstance(ta, float) or not 0 < ta < 1:
+            raise SpecError(f"{self.source}: [sampler] target_accept must be in (0, 1)")
+
+
+def _param(name: str, table: Any, *, where: str) -> ParamSpec:
+    if not isinstance(table, dict):
+        raise SpecError(f"{where} must be a table")
+    unknown = set(table) - {"prior", "link", "pooling", "sd", "centered"}
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {sorted(unknown)}")
+    if "prior" not in table:
+        raise SpecError(f"{where}: missing key 'prior'")
+    prior = Prior.from_dict(table["prior"], where=f"{where}.prior")
+    link = table.get("link", "identity")
+    if link not in LINKS:
+        raise SpecError(f"{where}.link: {link!r} is not one of {LINKS}")
+    pooling = table.get("pooling", "shared")
+    if isinstance(pooling, list):
+        pooling = tuple(str(p) for p in pooling)
+    elif pooling not in ("shared", "none", "partial"):
+        raise SpecError(
+            f"{where}.pooling: {pooling!r} must be 'shared', 'none', 'partial' "
+            "or a list of group levels"
+        )
+    sd_raw = table.get("sd")
+    sd: dict[str, Prior] | Prior | None
+    if sd_raw is None:
+        sd = None
+    elif isinstance(sd_raw, dict) and "dist" in sd_raw:
+        sd = Prior.from_dict(sd_raw, where=f"{where}.sd")
+    elif isinstance(sd_raw, dict):
+        sd = {lvl: Prior.from_dict(p, where=f"{where}.sd.{lvl}") for lvl, p in sd_raw.items()}
+    else:
+        raise SpecError(f"{where}.sd: must be a prior table or a table of priors per level")
+    if pooling not in ("shared", "none") and sd is None:
+        raise SpecError(f"{where}: pooling {pooling!r} needs an 'sd' prior for the group scale")
+    centered = table.get("centered", False)
+    if not isinstance(centered, bool):
+        raise SpecError(f"{where}.centered: must be true or false")
+    return ParamSpec(name, prior, link, pooling, sd, centered)
+
+
+def _merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "dist" not in value:
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def shipped_specs() -> dict[str, Path]:
+    """The specs that come with the package, by name (``loss_overtraining`` …)."""
+    repo_models = Path(__file__).resolve().parents[1] / "models"
+    if repo_models.is_dir():  # a source checkout or editable install
+        folder = repo_models
+    else:
+        folder = Path(str(resources.files("bayes_scaling") / "_specs"))
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def load_spec(name_or_path: str | Path | ModelSpec) -> ModelSpec:
+    """A spec from a file path or the name of a shipped spec."""
+    if isinstance(name_or_path, ModelSpec):
+        return name_or_path
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return ModelSpec.from_toml(path)
+    shipped = shipped_specs()
+    if str(name_or_path) in shipped:
+        return ModelSpec.from_toml(shipped[str(name_or_path)])
+    raise SpecError(
+        f"{name_or_path}: no such spec file, and not a shipped spec (shipped: {sorted(shipped)})"
+    )
