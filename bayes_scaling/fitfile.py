@@ -8,10 +8,7 @@ The file is the fit's ``DataTree`` (posterior, sample_stats, observed_data …) 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from bayes_scaling.atomic import atomic_path
 
 FORMAT_VERSION = 1
 _LIBRARIES = ("bayes-scaling", "pymc", "pytensor", "arviz", "nutpie", "numpy", "xarray", "pandas")
@@ -80,20 +79,11 @@ def write(tree: xr.DataTree, path: str | Path, attrs: dict[str, Any]) -> Path:
 
     A crash or interruption leaves either the previous file or none, never a partial one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     out = tree.copy()
     out.attrs = {**tree.attrs, **{k: _attr(v) for k, v in attrs.items()}}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         out.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return Path(path)
 
 
 def _attr(value: Any) -> Any:

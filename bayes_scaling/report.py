@@ -10,7 +10,7 @@ import xarray as xr
 from bayes_scaling.constants import CI_PROB
 
 
-def interval_label(ci: float = CI_PROB) -> str:
+def interval_label(*, ci: float = CI_PROB) -> str:
     """``"90% interval"`` for ``ci = 0.9``."""
     return f"{100 * ci:g}% interval"
 
@@ -66,3 +66,48 @@ def _labels(da: xr.DataArray, dims: list[str]) -> list[str]:
         return [""]
     idx = pd.MultiIndex.from_product([da[d].to_numpy() for d in dims])
     return [f"[{', '.join(str(x) for x in (t if isinstance(t, tuple) else (t,)))}]" for t in idx]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per row of a :func:`summarize` table (interval as in its ``attrs``)."""
+    ci = table.attrs.get("ci_prob", CI_PROB)
+    return [
+        f"{name} = {_fmt(r['median'])} ({interval_label(ci=ci)} {_fmt(r['lower'])} to "
+        f"{_fmt(r['upper'])})."
+        for name, r in table.iterrows()
+    ]
+
+
+def describe_predictions(table: pd.DataFrame, *, what: str = "value") -> list[str]:
+    """One sentence per row of a prediction table (:meth:`Prediction.table`)."""
+    ci = table.attrs.get("ci_prob", CI_PROB)
+    keys = [c for c in ("dataset", "run", "task") if c in table.columns]
+    out = []
+    for _, r in table.iterrows():
+        where = ", ".join(f"{k}={r[k]}" for k in keys)
+        if "params" in table.columns and "tokens" in table.columns:
+            where += f"{', ' if where else ''}N={r['params']:.3g}, D={r['tokens']:.3g}"
+        beyond = r.get("extrapolation", 0.0)
+        extra = f" ({beyond:.2f} compute decades beyond the fitted runs)" if beyond > 0 else ""
+        out.append(
+            f"{where}{extra}: {what} {_fmt(r['median'])}, {interval_label(ci=ci)} "
+            f"{_fmt(r['lower'])} to {_fmt(r['upper'])} for a new run "
+            f"(law: {_fmt(r['mean_lower'])} to {_fmt(r['mean_upper'])})."
+        )
+    return out
+
+
+def format_table(table: pd.DataFrame, *, fmt: str = "table") -> str:
+    """A table as aligned text, CSV or JSON records (``fmt``: table | csv | json)."""
+    if fmt == "csv":
+        return table.to_csv()
+    if fmt == "json":
+        return table.reset_index().to_json(orient="records", indent=1)
+    if fmt != "table":
+        raise ValueError(f"unknown format {fmt!r}; use table, csv or json")
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        return table.to_string(float_format=lambda x: f"{x:.4g}")

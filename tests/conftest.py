@@ -25,3 +25,29 @@ def data_dir() -> Path:
         if os.environ.get("BAYES_SCALING_ALLOW_MISSING_DATA") == "1":
             pytest.skip(f"REAL DATA MISSING: {exc}")
         pytest.fail(f"{exc} (or set BAYES_SCALING_ALLOW_MISSING_DATA=1 to skip; ${ENV_VAR})")
+
+
+@pytest.fixture(scope="session")
+def small_testbed():
+    """A small simulated over-training testbed (3 datasets × 3 sizes × 4 multipliers)."""
+    from bayes_scaling.data.simulate import simulate_overtraining
+
+    return simulate_overtraining(
+        sizes=(10_569_312, 78_914_048, 411_616_256), multipliers=(5, 20, 80, 320), seed=11
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_loss_fit(small_testbed):
+    """One tiny real fit of the shipped over-training spec, shared by the fast tests."""
+    from bayes_scaling import fit
+
+    return fit(
+        "loss_overtraining",
+        small_testbed.observations,
+        seed=5,
+        draws=100,
+        tune=100,
+        chains=2,
+        progressbar=False,
+    )

@@ -142,7 +142,9 @@ def validate(frame: pd.DataFrame, *, source: str = "<table>") -> pd.DataFrame:
     for col in ("step", "n_items"):
         if col in df.columns:
             numeric = pd.to_numeric(df[col], errors="coerce")
-            bad = (numeric.isna() & df[col].notna()) | (numeric < 0) | (numeric % 1 != 0)
+            bad = (numeric.isna() & df[col].notna()) | (
+                numeric.notna() & ((numeric < 0) | (numeric % 1 != 0))
+            )
             if bad.any():
                 label, row = _first_bad(df, bad.fillna(False))
                 raise DataError(
@@ -163,13 +165,16 @@ def validate(frame: pd.DataFrame, *, source: str = "<table>") -> pd.DataFrame:
         spread = groups.transform(lambda v: v.max() - v.min())
         conflicting = spread > 1e-12 * groups.transform(lambda v: v.abs().max()).clip(lower=1)
         if conflicting.any():
-            labels = list(conflicting[conflicting].index[:2])
-            first = df.loc[labels[0]]
+            first = conflicting[conflicting].index[0]
+            row = df.loc[first]
+            same = (df[key] == row[key]).all(axis=1)
+            labels = [lab for lab in df.index[same.to_numpy()] if lab != first][:1]
+            other = labels[0]
             raise DataError(
-                f"{source}: rows {labels[0]} and {labels[1]} are duplicates "
-                f"(run={first['run']!r}, tokens={first['tokens']:.6g}, task={first['task']!r}, "
-                f"metric={first['metric']!r}) with conflicting values "
-                f"{df.at[labels[0], 'value']!r} and {df.at[labels[1], 'value']!r}"
+                f"{source}: rows {first} and {other} are duplicates "
+                f"(run={row['run']!r}, tokens={row['tokens']:.6g}, task={row['task']!r}, "
+                f"metric={row['metric']!r}) with conflicting values "
+                f"{float(df.at[first, 'value'])!r} and {float(df.at[other, 'value'])!r}"
             )
         df = df[~df.duplicated(key, keep="first")]
     return df
@@ -231,6 +236,8 @@ class Observations:
                 f"{self.source}: cannot evaluate selection {query!r}: {exc}. "
                 f"Columns: {list(df.columns)}"
             ) from exc
+        if isinstance(mask, pd.Series) and pd.api.types.is_bool_dtype(mask.dtype):
+            mask = mask.fillna(False).astype(bool)
         if not isinstance(mask, pd.Series) or mask.dtype != bool:
             raise DataError(f"{self.source}: selection {query!r} is not a true/false condition")
         if not mask.any():

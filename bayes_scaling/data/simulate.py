@@ -126,5 +126,303 @@ def simulate_chinchilla(
 
 # --- downstream error -----------------------------------------------------------------------
 
+#: Links of the downstream parameters (as in ``models/error_from_loss.toml`` and
+#: ``models/accuracy_sigmoid.toml``); the truth below is on these latent scales.
+DOWNSTREAM_LINKS: dict[str, str] = {
+    "eps_frac": "logit",
+    "drop": "logit",
+    "gamma": "log",
+    "floor": "logit",
+    "height": "logit",
+    "steep": "log",
+    "L0": "identity",
+}
+#: A plausible global population (latent scale) and its domain/task spreads, per form.
+DOWNSTREAM_TRUTH: dict[str, dict[str, dict[str, float]]] = {
+    "exponential": {
+        "mu": {"eps_frac": 2.2, "drop": -1.5, "gamma": -0.3},
+        "sd_domain": {"eps_frac": 0.6, "drop": 0.6, "gamma": 0.25},
+        "sd_task": {"eps_frac": 0.3, "drop": 0.3, "gamma": 0.1},
+    },
+    "sigmoid": {
+        "mu": {"floor": -3.0, "height": 0.5, "steep": 1.5, "L0": 1.0},
+        "sd_domain": {"floor": 0.5, "height": 0.5, "steep": 0.25, "L0": 0.15},
+        "sd_task": {"floor": 0.3, "height": 0.3, "steep": 0.1, "L0": 0.05},
+    },
+}
+_CHANCES: tuple[float, ...] = (0.0, 0.25, 0.5)
+
+
+def _inverse_link(link: str, x: np.ndarray) -> np.ndarray:
+    if link == "log":
+        return np.exp(x)
+    if link == "logit":
+        return 1.0 / (1.0 + np.exp(-x))
+    return x
+
+
+def simulate_downstream(
+    *,
+    domains: dict[str, int] | None = None,
+    form: str = "exponential",
+    truth: dict[str, dict[str, float]] | None = None,
+    losses: Sequence[float] | None = None,
+    likelihood: str = "binomial",
+    n_items: int = 1000,
+    noise: float = 300.0,
+    input_task: str = "c4_val",
+    seed: int = 0,
+) -> Simulation:
+    """Tasks nested in domains, each with its own error-from-loss curve, from the model's story.
+
+    Latent parameters are drawn ``global → domain → task`` (normal on the link scale, as
+    :func:`bayes_scaling.hierarchy.build` writes them); each run has one input loss (task
+    ``input_task``, metric ``loss``) and one accuracy per task.
+
+    Parameters
+    ----------
+    domains
+        Number of tasks per domain (default ``{"commonsense": 4, "science": 3, "math": 3}``).
+    form
+        ``"exponential"`` (Gadre: ``Err = ε − k·exp(−γL)``) or ``"sigmoid"`` (OLMo ladder).
+    truth
+        ``{"mu": ..., "sd_domain": ..., "sd_task": ...}`` on the latent scale (see
+        :data:`DOWNSTREAM_TRUTH`).
+    losses
+        The runs' input losses (default 14 values from 2.6 to 4.6 nats for the exponential
+        form, 0.6 to 1.6 bits per byte for the sigmoid).
+    likelihood
+        ``"binomial"`` (accuracy = correct/``n_items``), ``"beta"`` (concentration ``noise``)
+        or ``"student_t"`` (scale ``noise`` on accuracy, 4 degrees of freedom).
+    seed
+        Random seed.
+
+    Returns
+    -------
+    Simulation
+        ``truth`` holds ``mu``, the spreads, ``domain`` and ``task`` values (after the link),
+        ``chance`` per task, ``loss_ref`` (the median input loss, which the model uses as its
+        reference) and the noise settings.
+    """
+    domains = domains or {"commonsense": 4, "science": 3, "math": 3}
+    if form not in DOWNSTREAM_TRUTH:
+        raise ValueError(f"form must be one of {sorted(DOWNSTREAM_TRUTH)}, got {form!r}")
+    truth = truth or DOWNSTREAM_TRUTH[form]
+    if likelihood not in ("binomial", "beta", "student_t"):
+        raise ValueError(f"likelihood must be binomial, beta or student_t, got {likelihood!r}")
+    rng = np.random.default_rng(seed)
+    if losses is None:  # nats of a validation loss, or bits per byte of a task loss
+        losses = np.linspace(2.6, 4.6, 14) if form == "exponential" else np.linspace(0.6, 1.6, 14)
+    losses = np.asarray(losses, dtype=float)
+    loss_ref = float(np.median(losses))
+    names = list(truth["mu"])
+    dom_latent = {
+        p: {d: truth["mu"][p] + truth["sd_domain"][p] * rng.standard_normal() for d in domains}
+        for p in names
+    }
+    tasks: list[tuple[str, str]] = [
+        (d, f"{d}_{i}") for d, count in domains.items() for i in range(count)
+    ]
+    task_latent = {
+        p: {t: dom_latent[p][d] + truth["sd_task"][p] * rng.standard_normal() for d, t in tasks}
+        for p in names
+    }
+    value = {
+        level: {
+            p: {g: float(_inverse_link(DOWNSTREAM_LINKS[p], x)) for g, x in table[p].items()}
+            for p in names
+        }
+        for level, table in (("domain", dom_latent), ("task", task_latent))
+    }
+    chance = {t: _CHANCES[i % len(_CHANCES)] for i, (_, t) in enumerate(tasks)}
+    rows = []
+    for r, loss in enumerate(losses):
+        run = {"run": f"sim-{r}", "params": 1e7 * (r + 1), "tokens": 2e8 * (r + 1)}
+        rows.append(run | {"task": input_task, "metric": "loss", "value": float(loss)})
+        for domain, task in tasks:
+            v = {p: value["task"][p][task] for p in names}
+            # the model clips the law the same way before its likelihood
+            err = float(
+                np.clip(_downstream_error(form, loss, v, chance[task], loss_ref), 1e-6, 1 - 1e-6)
+            )
+            if likelihood == "binomial":
+                acc = rng.binomial(n_items, 1.0 - err) / n_items
+            elif likelihood == "beta":
+                acc = 1.0 - rng.beta(err * noise, (1.0 - err) * noise)
+            else:
+                acc = 1.0 - (err + noise * rng.standard_t(4.0))
+            rows.append(
+                run
+                | {
+                    "task": task,
+                    "metric": "accuracy",
+                    "value": float(np.clip(acc, 0.0, 1.0)),
+                    "domain": domain,
+                    "chance": chance[task],
+                    "n_items": n_items,
+                }
+            )
+    df = pd.DataFrame(rows)
+    df["dataset"] = "simulated"
+    df.loc[df["metric"] == "loss", "domain"] = "language_modeling"
+    df["n_items"] = df["n_items"].astype("Int64")
+    return Simulation(
+        Observations.from_frame(df, source=f"simulated downstream testbed ({form})"),
+        {
+            "form": form,
+            "mu": dict(truth["mu"]),
+            "sd_domain": dict(truth["sd_domain"]),
+            "sd_task": dict(truth["sd_task"]),
+            "domain": value["domain"],
+            "task": value["task"],
+            "chance": chance,
+            "loss_ref": loss_ref,
+            "likelihood": likelihood,
+            "noise": noise,
+            "n_items": n_items,
+        },
+    )
+
+
+def _downstream_error(
+    form: str, loss: float, v: dict[str, float], chance: float, loss_ref: float
+) -> float:
+    if form == "exponential":
+        eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
+        k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], loss_ref)
+        return float(laws.error_from_loss(loss, eps, k, v["gamma"]))
+    a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
+    return float(1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], v["L0"], b))
+
 
 # --- checkpoint trajectories ----------------------------------------------------------------
+
+#: Domain-level truth of the trajectory testbed: onset (ln D/D0 at half gain, at N0), rate
+#: (logits per e-fold of tokens), ceiling (logit of the headroom fraction at N0) and the size
+#: effects. Onsets are ordered basic → advanced.
+TRAJECTORY_DOMAINS: dict[str, dict[str, float]] = {
+    "language": {
+        "onset": -1.5,
+        "rate": 1.2,
+        "ceiling": 0.5,
+        "onset_size": 0.6,
+        "ceiling_size": 0.3,
+    },
+    "commonsense": {
+        "onset": -0.5,
+        "rate": 1.0,
+        "ceiling": 0.0,
+        "onset_size": 0.5,
+        "ceiling_size": 0.4,
+    },
+    "science": {"onset": 0.5, "rate": 0.9, "ceiling": -0.3, "onset_size": 0.5, "ceiling_size": 0.5},
+    "reasoning": {
+        "onset": 1.5,
+        "rate": 0.8,
+        "ceiling": -0.8,
+        "onset_size": 0.4,
+        "ceiling_size": 0.6,
+    },
+}
+#: Pythia-like sizes (non-embedding parameters) and checkpoint token counts.
+TRAJECTORY_SIZES: tuple[float, ...] = (1.9e7, 8.5e7, 3.0e8, 8.1e8, 1.2e9, 2.5e9, 6.4e9)
+TRAJECTORY_TOKENS: tuple[float, ...] = tuple(np.geomspace(2e9, 3e11, 12))
+
+
+def simulate_trajectories(
+    *,
+    domains: dict[str, dict[str, float]] | None = None,
+    tasks_per_domain: int = 3,
+    sizes: Sequence[float] = TRAJECTORY_SIZES,
+    tokens: Sequence[float] = TRAJECTORY_TOKENS,
+    task_sd: dict[str, float] | None = None,
+    run_domain_sd: float = 0.3,
+    run_domain_corr: float = 0.5,
+    run_task_sd: float = 0.15,
+    phi: float = 2000.0,
+    n_items: int = 1000,
+    seed: int = 0,
+) -> Simulation:
+    """A multi-size, multi-domain checkpoint testbed from the trajectory model's own story.
+
+    Each domain's tasks scatter around its parameters (``task_sd`` per parameter on the link
+    scale: onset, log rate, ceiling logit); every size is one run evaluated at every checkpoint
+    in ``tokens``. Run × domain logit offsets are normal with sd ``run_domain_sd`` and equal
+    correlation ``run_domain_corr``; run × task offsets have sd ``run_task_sd``. Counts of
+    correct answers out of ``n_items`` are beta-binomial with concentration ``phi``, the
+    likelihood of ``models/task_dynamics.toml``. Chance alternates 0.25 / 0.5 across tasks.
+
+    ``truth`` holds ``domains`` (as given), per-task values ``tasks``, ``refs`` (the geometric
+    means ``N0``, ``D0`` of the testbed, which the model also uses), the noise settings and
+    ``onset_order`` (domains sorted by onset).
+    """
+    domains = domains or TRAJECTORY_DOMAINS
+    task_sd = {"onset": 0.3, "rate": 0.1, "ceiling": 0.3, **(task_sd or {})}
+    rng = np.random.default_rng(seed)
+    refs = {
+        "params": float(np.exp(np.mean(np.log(sizes)))),
+        "tokens": float(np.exp(np.mean(np.log(tokens)))),
+    }
+    tasks: dict[str, dict[str, Any]] = {}
+    for d, p in domains.items():
+        for i in range(tasks_per_domain):
+            tasks[f"{d}_{i}"] = {
+                "domain": d,
+                "onset": p["onset"] + task_sd["onset"] * rng.standard_normal(),
+                "rate": p["rate"] * np.exp(task_sd["rate"] * rng.standard_normal()),
+                "ceiling": p["ceiling"] + task_sd["ceiling"] * rng.standard_normal(),
+                "chance": 0.25 if len(tasks) % 2 == 0 else 0.5,
+            }
+    names = list(domains)
+    corr = np.full((len(names), len(names)), run_domain_corr)
+    np.fill_diagonal(corr, 1.0)
+    chol = np.linalg.cholesky(run_domain_sd**2 * corr)
+    rows = []
+    for n in sizes:
+        run = f"sim-{n / 1e6:.0f}M"
+        b = dict(zip(names, chol @ rng.standard_normal(len(names)), strict=True))
+        for task, t in tasks.items():
+            p = domains[t["domain"]]
+            offset = b[t["domain"]] + run_task_sd * rng.standard_normal()
+            for d in tokens:
+                law = laws.accuracy_trajectory(
+                    np.log(d / refs["tokens"]),
+                    np.log(n / refs["params"]),
+                    t["chance"],
+                    t["onset"],
+                    t["rate"],
+                    t["ceiling"],
+                    p["onset_size"],
+                    p["ceiling_size"],
+                    offset,
+                )
+                q = rng.beta(law * phi, (1 - law) * phi)
+                rows.append(
+                    {
+                        "run": run,
+                        "params": float(n),
+                        "tokens": float(d),
+                        "task": task,
+                        "domain": t["domain"],
+                        "metric": "accuracy",
+                        "value": rng.binomial(n_items, q) / n_items,
+                        "chance": t["chance"],
+                        "n_items": n_items,
+                        "law": float(law),
+                    }
+                )
+    df = pd.DataFrame(rows)
+    df["family"] = "simulated"
+    truth = {
+        "domains": domains,
+        "tasks": tasks,
+        "refs": refs,
+        "run_domain_sd": run_domain_sd,
+        "run_domain_corr": run_domain_corr,
+        "run_task_sd": run_task_sd,
+        "phi": phi,
+        "onset_order": sorted(names, key=lambda d: domains[d]["onset"]),
+    }
+    return Simulation(
+        Observations.from_frame(df, source="simulated checkpoint trajectories"), truth
+    )

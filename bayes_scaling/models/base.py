@@ -75,6 +75,12 @@ class ScalingModel(ABC):
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
         """Columns saying how far each grid point lies beyond the training data."""
 
+    def baseline_predictions(
+        self, train: Observations, points: pd.DataFrame
+    ) -> dict[str, np.ndarray]:
+        """Point-fit baselines fitted on ``train``, predicted at ``points`` (default: none)."""
+        return {}
+
     def check_grid(
         self, grid: pd.DataFrame, *, source: str = "<grid>", **options: Any
     ) -> pd.DataFrame:
@@ -236,11 +242,22 @@ class Fit:
         return Prediction(ds)
 
     # --- files ----------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write one self-describing netCDF file (atomically)."""
+    def save(
+        self,
+        path: str | Path,
+        *,
+        groups: dict[str, xr.Dataset] | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write one self-describing netCDF file (atomically).
+
+        ``groups`` and ``attrs`` add results computed from the fit (e.g. a backtest table).
+        """
         tree = self.tree.copy()
         tree["fit_data"] = xr.DataTree(fitfile.frame_to_dataset(self.data.frame))
-        attrs = {
+        for name, ds in (groups or {}).items():
+            tree[name] = xr.DataTree(ds)
+        meta = {
             "bayes_scaling_format": fitfile.FORMAT_VERSION,
             "bayes_scaling_spec": self.spec.to_json(),
             "bayes_scaling_spec_source": self.spec.source,
@@ -250,13 +267,21 @@ class Fit:
             "bayes_scaling_versions": fitfile.versions(),
             "bayes_scaling_created": datetime.now(UTC).isoformat(timespec="seconds"),
             "bayes_scaling_diagnostics": json.dumps(self.diagnostics().to_dict(), default=str),
+            **(attrs or {}),
         }
-        return fitfile.write(tree, path, attrs)
+        return fitfile.write(tree, path, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> Fit:
         """Read a fit file and check its hash against its spec, data and seed."""
-        tree = fitfile.read(path)
+        return cls.from_tree(fitfile.read(path), source=str(path))
+
+    @classmethod
+    def from_tree(cls, tree: xr.DataTree, *, source: str = "<tree>") -> Fit:
+        """A fit from a tree read by :func:`bayes_scaling.fitfile.read` (hash checked).
+
+        Groups that are not sampler output (``fit_data``, ``backtest`` …) are removed.
+        """
         a = tree.attrs
         spec = ModelSpec.from_json(a["bayes_scaling_spec"], source=a["bayes_scaling_spec_source"])
         frame = fitfile.dataset_to_frame(tree["fit_data"].to_dataset())
@@ -264,10 +289,14 @@ class Fit:
         seed = int(a["bayes_scaling_seed"])
         if fit_hash(spec, data, seed) != a["bayes_scaling_hash"]:
             raise fitfile.FitFileError(
-                f"{path}: hash mismatch — the spec, data or seed stored in the file do not "
+                f"{source}: hash mismatch — the spec, data or seed stored in the file do not "
                 "match the hash it was written with (file modified or damaged)"
             )
-        del tree["fit_data"]
+        keep = {"posterior", "sample_stats", "observed_data", "constant_data", "log_likelihood"}
+        tree = tree.copy()
+        for name in list(tree.children):
+            if name not in keep:
+                del tree[name]
         return cls(spec, data, tree, seed)
 
 

@@ -18,7 +18,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayes_scaling import hierarchy, laws
+from bayes_scaling import baselines, hierarchy, laws
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
 from bayes_scaling.models.base import ScalingModel
@@ -108,7 +108,8 @@ class LossModel(ScalingModel):
         if varying and len(few):
             raise DataError(
                 f"{self.data.source}: too few runs for the requested pooling: "
-                f"{dict(few)} run(s) in {self.group_col} group(s), at least {need} needed "
+                f"{ {k: int(v) for k, v in few.items()} } run(s) in {self.group_col} group(s), "
+                f"at least {need} needed "
                 f"when {[p.name for p in varying]} vary by {self.group_col!r}"
             )
         if self.table["run"].nunique() <= len(LAW_PARAMS[self.spec.form]):
@@ -195,6 +196,28 @@ class LossModel(ScalingModel):
         x = self._scaled(grid["params"].to_numpy(), grid["tokens"].to_numpy())
         mean = self._law({k: v[None, :] for k, v in x.items()}, values)
         return mean, _new_observation(self.spec, posterior, mean, rng)
+
+    def baseline_predictions(
+        self, train: Observations, points: pd.DataFrame
+    ) -> dict[str, np.ndarray]:
+        """``curve_fit`` and Huber/L-BFGS point fits, one per group, on the training runs."""
+        table = self.points(train)
+        groups = self._grid_groups(points)
+        out = {name: np.full(len(points), np.nan) for name in baselines.LOSS_BASELINES}
+        for group, rows in table.groupby(self.group_col):
+            mask = np.array([g == group for g in groups])
+            if not mask.any():
+                continue
+            n, d, y = (rows[c].to_numpy() for c in ("params", "tokens", "truth"))
+            for name, fit_fn in baselines.LOSS_BASELINES.items():
+                p = fit_fn(self.spec.form, n, d, y)
+                out[name][mask] = baselines.loss_law(
+                    self.spec.form,
+                    points["params"].to_numpy()[mask],
+                    points["tokens"].to_numpy()[mask],
+                    p,
+                )
+        return out
 
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
         c = 6 * grid["params"].to_numpy() * grid["tokens"].to_numpy()

@@ -1,0 +1,135 @@
+"""``load(path)``: recognise a data set by its layout and call the matching loader.
+
+Only folder listings, CSV headers and the first JSON file are inspected, so detection is cheap.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from bayes_scaling.data.chinchilla import FILE_NAME as CHINCHILLA_FILE
+from bayes_scaling.data.chinchilla import load_chinchilla
+from bayes_scaling.data.gadre import is_gadre_dir, load_gadre
+from bayes_scaling.data.hitchhiker import FILE_NAME as HITCHHIKER_FILE
+from bayes_scaling.data.hitchhiker import load_hitchhiker_olmo
+from bayes_scaling.data.lm_eval import load_lm_eval
+from bayes_scaling.data.olmo_ladder import load_olmo_ladder
+from bayes_scaling.data.pythia import FILE_NAME as PYTHIA_FILE
+from bayes_scaling.data.pythia import load_pythia
+from bayes_scaling.data.schema import REQUIRED, DataError, Observations
+from bayes_scaling.data.tidy import PARQUET_SUFFIXES, load_tidy
+
+Loader = Callable[..., Observations]
+
+FORMATS: tuple[str, ...] = (
+    "Gadre et al. testbed folder (models/, evals/)",
+    "Epoch Chinchilla CSV ('Model Size', 'Training FLOP')",
+    "OLMo ladder CSV or folder ('_step', 'eval/...')",
+    "Pythia long CSV (pythia_evals_long.csv)",
+    "Hitchhiker olmo.csv ('Step', 'model_name', 'downstream/...')",
+    "folder of lm-evaluation-harness JSON results",
+    "tidy CSV/TSV/Parquet (run, params, tokens, task, metric, value)",
+)
+_TIDY_MIN_COLUMNS = 3
+_PYTHIA_COLUMNS = {"model", "params_nonembedding", "num_fewshot", "benchmark", "task", "metric"}
+
+
+def _header(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+            return [c.strip() for c in next(csv.reader(handle, delimiter=delimiter), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def _csv_kind(path: Path) -> Loader | None:
+    columns = set(_header(path))
+    if {"Model Size", "Training FLOP"} <= columns:
+        return load_chinchilla
+    if "_step" in columns and any(c.startswith("eval/") for c in columns):
+        return load_olmo_ladder
+    if columns >= _PYTHIA_COLUMNS:
+        return load_pythia
+    if {"Step", "model_name"} <= columns and any(c.startswith("downstream/") for c in columns):
+        return load_hitchhiker_olmo
+    return None
+
+
+def _is_lm_eval_json(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("results"), dict)
+
+
+def _dir_kind(path: Path) -> Loader | None:
+    if is_gadre_dir(path):
+        return load_gadre
+    for name in (PYTHIA_FILE, HITCHHIKER_FILE, CHINCHILLA_FILE):
+        if (path / name).is_file() and (loader := _csv_kind(path / name)) is not None:
+            return loader
+    folder = path / "ladder-runs" if (path / "ladder-runs").is_dir() else path
+    csvs = sorted(folder.glob("*.csv"))
+    if csvs and _csv_kind(csvs[0]) is load_olmo_ladder:
+        return load_olmo_ladder
+    jsons = sorted(path.rglob("*.json"))
+    if jsons and _is_lm_eval_json(jsons[0]):
+        return load_lm_eval
+    return None
+
+
+def detect(path: str | Path) -> Loader:
+    """The loader for ``path``.
+
+    Raises
+    ------
+    DataError
+        If the path does not exist or is an unrecognised folder (naming the formats tried).
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_dir():
+        loader = _dir_kind(path)
+        what = "data folder"
+    elif path.suffix.lower() in PARQUET_SUFFIXES:
+        return load_tidy
+    else:
+        loader = _csv_kind(path)
+        header = _header(path)
+        # Most tidy columns present: read as tidy so a missing one gets its precise error.
+        if loader is None and sum(c in header for c in REQUIRED) >= _TIDY_MIN_COLUMNS:
+            loader = load_tidy
+        what = f"file (columns {header[:8]}{' ...' if len(header) > 8 else ''})"
+    if loader is None:
+        raise DataError(f"{path}: unrecognised {what}; formats tried: " + "; ".join(FORMATS))
+    return loader
+
+
+def load(path: str | Path, **kwargs: object) -> Observations:
+    """Load any supported data set, recognising its format automatically.
+
+    Parameters
+    ----------
+    path
+        A file or folder in one of the formats of :data:`FORMATS`; a file that is none of the
+        named formats is read as a tidy table.
+    **kwargs
+        Passed to the loader (e.g. ``num_fewshot=5`` for Pythia, ``manifest=...`` for
+        lm-eval folders, ``domains=...`` for all).
+
+    Returns
+    -------
+    Observations
+
+    Raises
+    ------
+    DataError
+        For an unrecognised path (naming the formats tried) or invalid content.
+    """
+    return detect(path)(path, **kwargs)

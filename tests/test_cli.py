@@ -1,0 +1,182 @@
+"""The command line: every subcommand's help, a fit → summary → predict → backtest round,
+and bad input turned into a message and exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bayes_scaling import cli
+
+COMMANDS = ["fit", "predict", "summary", "backtest", "demo", "sweep", "collect"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: bayes-scaling" in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    out = subprocess.run(
+        [sys.executable, "-m", "bayes_scaling.cli", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    assert "backtest" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def data_csv(small_testbed, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "testbed.csv"
+    small_testbed.observations.frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fit_file(data_csv):
+    out = data_csv.parent / "fit.nc"
+    code = cli.main(
+        [
+            "fit",
+            "loss_overtraining",
+            "--data",
+            str(data_csv),
+            "--select",
+            "params < 4e8",
+            "--out",
+            str(out),
+            "--draws",
+            "60",
+            "--tune",
+            "60",
+            "--chains",
+            "2",
+            "--seed",
+            "1",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_summary_formats(fit_file, capsys):
+    assert cli.main(["summary", str(fit_file), "--format", "csv"]) == 0
+    table = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), index_col=0)
+    assert {"mean", "median", "lower", "upper"} <= set(table.columns)
+    assert "eta[c4]" in table.index
+    assert cli.main(["summary", str(fit_file), "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert records[0]["parameter"] == "E[c4]"
+    assert cli.main(["summary", str(fit_file)]) == 0
+    assert "90% interval" in capsys.readouterr().out
+
+
+def test_strict_mode_fails_an_unconverged_fit(fit_file, capsys):
+    # 2 chains × 60 draws cannot reach the ESS threshold: strict mode must say so.
+    assert cli.main(["summary", str(fit_file), "--strict"]) == cli.EXIT_NOT_CONVERGED
+    assert "NOT converged" in capsys.readouterr().err
+
+
+def test_predict_writes_the_documented_columns(fit_file, tmp_path):
+    grid = tmp_path / "grid.csv"
+    pd.DataFrame(
+        {"dataset": ["c4", "refinedweb"], "params": [1.44e9, 6.89e9], "tokens": [921.5e9, 137.8e9]}
+    ).to_csv(grid, index=False)
+    out = tmp_path / "pred.csv"
+    assert (
+        cli.main(["predict", str(fit_file), "--grid", str(grid), "--ci", "0.8", "--out", str(out)])
+        == 0
+    )
+    table = pd.read_csv(out)
+    for col in (
+        "dataset",
+        "params",
+        "tokens",
+        "mean",
+        "median",
+        "lower",
+        "upper",
+        "mean_lower",
+        "mean_upper",
+        "extrapolation",
+    ):
+        assert col in table
+    assert (table["extrapolation"] > 0).all()
+
+
+def test_backtest_command(data_csv, tmp_path, capsys):
+    out = tmp_path / "bt.csv"
+    code = cli.main(
+        [
+            "backtest",
+            "loss_overtraining",
+            "--data",
+            str(data_csv),
+            "--train",
+            "params < 4e8",
+            "--out",
+            str(out),
+            "--draws",
+            "60",
+            "--tune",
+            "60",
+            "--chains",
+            "2",
+            "--no-baselines",
+        ]
+    )
+    assert code == 0
+    table = pd.read_csv(out)
+    assert len(table) == 12
+    assert "coverage:" in capsys.readouterr().err
+
+
+def test_task_override(data_csv, capsys):
+    code = cli.main(
+        [
+            "fit",
+            "loss_overtraining",
+            "--data",
+            str(data_csv),
+            "--task",
+            "paloma_ptb",
+            "--out",
+            "unused.nc",
+        ]
+    )
+    assert code == cli.EXIT_BAD_INPUT
+    assert "no rows with task='paloma_ptb'" in capsys.readouterr().err
+
+
+def test_bad_data_is_exit_2_with_the_cell(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "run,params,tokens,task,metric,value\nr1,1e8,2e9,c4_val,loss,3.1\n"
+        "r2,-5,2e9,c4_val,loss,3.0\n"
+    )
+    code = cli.main(["fit", "loss_chinchilla", "--data", str(bad), "--out", str(tmp_path / "f.nc")])
+    assert code == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 3" in err and "'params'" in err
+    assert not (tmp_path / "f.nc").exists()
+
+
+def test_demo_writes_its_files(tmp_path, capsys):
+    assert (
+        cli.main(["demo", "--out", str(tmp_path), "--draws", "60", "--tune", "60", "--chains", "2"])
+        == 0
+    )
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {
+        "fit.nc",
+        "summary.csv",
+        "backtest.csv",
+        "loss_vs_compute.png",
+        "backtest_predicted_vs_true.png",
+    } <= names
+    out = capsys.readouterr().out
+    assert "Held-out 1.4B runs" in out and "90% interval" in out

@@ -1,0 +1,179 @@
+"""Loss family: build, fit, summarise, predict, save/load, and its input errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayes_scaling import DataError, Fit, FitFileError, fit, load_spec
+from bayes_scaling.data.schema import Observations
+from bayes_scaling.data.simulate import simulate_chinchilla
+from bayes_scaling.models import model_for
+
+GRID = pd.DataFrame(
+    {
+        "dataset": ["c4", "redpajama", "refinedweb", "c4"],
+        "params": [1.44e9, 6.89e9, 6.89e9, 7.9e7],
+        "tokens": [921.5e9, 137.8e9, 137.8e9, 1.6e9],
+    }
+)
+
+
+def test_model_has_finite_gradient_at_the_start(small_testbed):
+    model = model_for("loss_overtraining", small_testbed.observations).build()
+    point = model.initial_point()
+    logp = model.compile_logp()(point)
+    grad = model.compile_dlogp()(point)
+    assert np.isfinite(logp)
+    assert np.all(np.isfinite(grad))
+
+
+def test_prior_predictive_is_plausible(small_testbed):
+    prior = model_for("loss_overtraining", small_testbed.observations).prior_predictive(100)
+    loss = np.exp(prior["prior_predictive"]["y"].to_numpy())
+    assert np.median(loss) > 1.0
+    assert np.median(loss) < 20.0
+
+
+def test_summary_names_and_columns(tiny_loss_fit):
+    table = tiny_loss_fit.summary()
+    for name in ("E[c4]", "a[redpajama]", "b[refinedweb]", "eta[c4]", "M_star[c4]", "sigma"):
+        assert name in table.index
+    assert {"mean", "median", "lower", "upper", "ess_bulk", "ess_tail", "r_hat"} <= set(
+        table.columns
+    )
+    assert table.attrs["ci_prob"] == 0.9
+    assert (table["lower"] <= table["median"]).all()
+    assert (table["median"] <= table["upper"]).all()
+
+
+def test_chinchilla_summary_rows_are_the_law_parameters():
+    sim = simulate_chinchilla(n_runs=40, seed=2)
+    result = fit(
+        "loss_chinchilla", sim.observations, draws=50, tune=50, chains=2, progressbar=False
+    )
+    assert list(result.summary().index) == ["E", "A", "B", "alpha", "beta", "sigma"]
+
+
+def test_prediction_table_and_extrapolation(tiny_loss_fit):
+    table = tiny_loss_fit.predict(GRID).table()
+    for col in ("mean", "median", "lower", "upper", "mean_lower", "mean_upper", "extrapolation"):
+        assert col in table
+    assert (table["lower"] <= table["mean_lower"] + 1e-9).all()  # a new run is wider
+    assert (table["upper"] >= table["mean_upper"] - 1e-9).all()
+    assert table.loc[3, "extrapolation"] == 0.0  # inside the training compute range
+    assert table.loc[0, "extrapolation"] > 1.0  # 1.4B × 921B tokens: 1.4 decades beyond
+    law_width = (table["mean_upper"] - table["mean_lower"]) / table["mean"]
+    assert law_width[0] > law_width[3]  # the law is less certain where it extrapolates
+
+
+def test_prediction_xarray_has_draws(tiny_loss_fit):
+    pred = tiny_loss_fit.predict(GRID)
+    assert isinstance(pred.draws, xr.Dataset)
+    assert pred.draws["new"].dims == ("sample", "point")
+    assert pred.draws.sizes["sample"] == 200
+
+
+def test_unseen_dataset_is_drawn_from_the_population(tiny_loss_fit):
+    grid = GRID.assign(dataset=["unseen"] * 4)
+    table = tiny_loss_fit.predict(grid).table()
+    known = tiny_loss_fit.predict(GRID).table()
+    assert np.isfinite(table["median"]).all()
+    assert (table["upper"] - table["lower"]).mean() > (known["upper"] - known["lower"]).mean()
+
+
+def test_grid_without_dataset_is_an_error(tiny_loss_fit):
+    with pytest.raises(DataError, match="needs a 'dataset' column"):
+        tiny_loss_fit.predict(GRID.drop(columns="dataset"))
+
+
+def test_grid_with_bad_value_names_row_and_column(tiny_loss_fit):
+    grid = GRID.copy()
+    grid.loc[2, "tokens"] = -1
+    with pytest.raises(DataError, match=r"row 4, column 'tokens'"):
+        tiny_loss_fit.predict(grid)
+
+
+def test_save_load_predict_identical(tiny_loss_fit, tmp_path):
+    path = tiny_loss_fit.save(tmp_path / "fit.nc")
+    loaded = Fit.load(path)
+    assert loaded.spec == tiny_loss_fit.spec
+    assert loaded.hash == tiny_loss_fit.hash
+    pd.testing.assert_frame_equal(
+        loaded.predict(GRID, seed=3).table(), tiny_loss_fit.predict(GRID, seed=3).table()
+    )
+    pd.testing.assert_frame_equal(loaded.summary(), tiny_loss_fit.summary())
+    assert "pymc" in loaded.tree.attrs["bayes_scaling_versions"]
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]  # no temporary left behind
+
+
+def test_load_detects_a_modified_file(tiny_loss_fit, tmp_path):
+    import h5py
+
+    path = tiny_loss_fit.save(tmp_path / "fit.nc")
+    with h5py.File(path, "r+") as f:
+        f.attrs["bayes_scaling_seed"] = 999
+    with pytest.raises(FitFileError, match="hash mismatch"):
+        Fit.load(path)
+
+
+def test_load_rejects_other_files(tmp_path):
+    (tmp_path / "x.nc").write_text("not netcdf")
+    with pytest.raises(FitFileError, match="not a readable netCDF"):
+        Fit.load(tmp_path / "x.nc")
+    with pytest.raises(FitFileError, match="no such fit file"):
+        Fit.load(tmp_path / "missing.nc")
+
+
+def test_interrupted_save_leaves_nothing(tiny_loss_fit, tmp_path, monkeypatch):
+    def interrupted(self, path, *args, **kwargs):
+        open(path, "wb").write(b"partial")  # noqa: SIM115
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_loss_fit.save(tmp_path / "fit.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_fit_writes_no_file(small_testbed, tmp_path, monkeypatch):
+    from bayes_scaling import cli, inference
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("sampler crashed")
+
+    monkeypatch.setattr(inference, "sample", failing)
+    csv = tmp_path / "data.csv"
+    small_testbed.observations.frame.to_csv(csv, index=False)
+    with pytest.raises(RuntimeError, match="sampler crashed"):
+        cli.main(["fit", "loss_overtraining", "--data", str(csv), "--out", str(tmp_path / "f.nc")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+# --- input errors that depend on the spec --------------------------------------------------
+
+
+def test_unknown_dataset_named_in_spec(small_testbed):
+    spec = load_spec("loss_overtraining").updated({"data": {"datasets": ["c4", "pile"]}})
+    with pytest.raises(DataError, match=r"datasets names \['pile'\]"):
+        model_for(spec, small_testbed.observations)
+
+
+def test_too_few_runs_for_the_pooling(small_testbed):
+    frame = small_testbed.observations.frame
+    keep = (frame["dataset"] != "c4") | frame["run"].isin(frame["run"].unique()[:2])
+    data = Observations.from_frame(frame[keep], source="few.csv")
+    with pytest.raises(DataError, match=r"too few runs for the requested pooling: \{'c4': 2\}"):
+        model_for("loss_overtraining", data)
+
+
+def test_partial_pooling_needs_two_groups(small_testbed):
+    data = small_testbed.observations.where(dataset="c4")
+    with pytest.raises(DataError, match="data have one group"):
+        model_for("loss_overtraining", data)
+
+
+def test_missing_response_task(small_testbed):
+    spec = load_spec("loss_overtraining").updated({"response": {"task": "paloma_ptb"}})
+    with pytest.raises(DataError, match="no rows with task='paloma_ptb'"):
+        model_for(spec, small_testbed.observations)

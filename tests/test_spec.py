@@ -1,0 +1,82 @@
+"""Specs validate, hash canonically, and name the offending key in every error."""
+
+import pytest
+
+from bayes_scaling.spec import ModelSpec, SpecError, load_spec, shipped_specs
+
+BASE = {
+    "family": "loss",
+    "form": "chinchilla",
+    "response": {"task": "train"},
+    "params": {"E": {"prior": {"dist": "Normal", "mu": 0.5, "sigma": 0.5}, "link": "log"}},
+}
+
+
+def spec(**changes):
+    return ModelSpec.from_dict({**BASE, **changes}, source="test.toml")
+
+
+def test_every_shipped_spec_loads():
+    names = shipped_specs()
+    assert {"loss_overtraining", "loss_chinchilla"} <= set(names)
+    for name in names:
+        assert load_spec(name).family
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"famly": "loss"}, "unknown top-level key(s) ['famly']"),
+        ({"params": {"E": {"link": "log"}}}, "[params.E]: missing key 'prior'"),
+        ({"params": {"E": {"prior": {"dist": "Normall"}}}}, "unknown PyMC distribution 'Normall'"),
+        (
+            {"params": {"E": {"prior": {"dist": "Normal", "mean": 1.0}}}},
+            "[params.E].prior: Normal has no argument 'mean'",
+        ),
+        (
+            {"params": {"E": {"prior": {"dist": "Normal"}, "pooling": "some"}}},
+            "[params.E].pooling: 'some'",
+        ),
+        (
+            {"params": {"E": {"prior": {"dist": "Normal"}, "pooling": "partial"}}},
+            "[params.E]: pooling 'partial' needs an 'sd' prior",
+        ),
+        ({"params": {"E": {"prior": {"dist": "Normal"}, "link": "exp"}}}, "[params.E].link"),
+        ({"sampler": {"name": "stan"}}, "[sampler] name 'stan'"),
+        ({"sampler": {"draws": 0}}, "[sampler] draws must be a positive integer"),
+    ],
+)
+def test_errors_name_the_key(change, message):
+    with pytest.raises(SpecError) as err:
+        spec(**change)
+    assert "test.toml" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_bad_toml_names_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("family = \n")
+    with pytest.raises(SpecError, match=r"broken\.toml: not valid TOML"):
+        load_spec(path)
+
+
+def test_unknown_spec_name_lists_the_shipped_ones():
+    with pytest.raises(SpecError, match="loss_overtraining"):
+        load_spec("no_such_spec")
+
+
+def test_hash_is_canonical_and_updates_merge():
+    a = spec()
+    b = ModelSpec.from_dict(dict(reversed(list(a.raw.items()))), source="other.toml")
+    assert a.hash == b.hash
+    c = a.updated({"response": {"task": "c4_val"}})
+    assert c.require("response.task") == "c4_val"
+    assert c.hash != a.hash
+    assert a.require("response.task") == "train"  # the original is untouched
+
+
+def test_missing_law_parameter_is_named(small_testbed):
+    from bayes_scaling.models import model_for
+
+    with pytest.raises(SpecError, match=r"missing \[params.A_ref\]"):
+        model_for(spec(), small_testbed.observations)
