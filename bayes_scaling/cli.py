@@ -233,6 +233,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from bayes_scaling.cluster import sweep
 
+    if not args.verbose:  # one log line per finished fit, even without --verbose
+        _log_to_stderr("bayes_scaling.cluster")
+
     table = sweep(args.description, out=args.out, workers=args.workers, scheduler=args.scheduler)
     print(report.format_table(table))
     return 0
@@ -246,13 +249,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_to_stderr(name: str) -> None:
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-        logging.getLogger("bayes_scaling").addHandler(handler)
-        logging.getLogger("bayes_scaling").setLevel(logging.INFO)
+        _log_to_stderr("bayes_scaling")
     try:
         return args.func(args)
     except (DataError, SpecError, FitFileError, FileNotFoundError) as exc:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +60,136 @@ def _cgroup_cpu_limit() -> int | None:
     return None
 
 
+# --- sampling, chain by chain ------------------------------------------------------------------
+def chain_seed(seed: int, chain: int) -> int:
+    """The seed of chain ``chain`` of a fit seeded ``seed`` (32-bit, from ``SeedSequence``)."""
+    ss = np.random.SeedSequence(int(seed), spawn_key=(int(chain),))
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
+def compile_model(model, sampler: str = "nutpie"):
+    """What :func:`sample_chain` can reuse across chains of one model (nutpie's compiled model;
+    ``None`` for samplers that compile inside ``pm.sample``)."""
+    if sampler != "nutpie":
+        return None
+    import nutpie
+
+    return nutpie.compile_pymc_model(model)
+
+
+def sample_chain(
+    model,
+    *,
+    chain: int,
+    seed: int,
+    sampler: str = "nutpie",
+    draws: int = 1000,
+    tune: int = 1000,
+    target_accept: float = 0.9,
+    compiled: Any = None,
+    progress_callback: Callable[[int, int], None] | None = None,
+) -> xr.DataTree:
+    """Run chain number ``chain`` of a fit seeded ``seed`` on one core.
+
+    The chain is a single-chain run seeded with :func:`chain_seed` ``(seed, chain)``, so its
+    draws do not depend on how many chains there are or where they run. The returned tree has
+    ``chain`` coordinate ``[chain]``; :func:`merge_chains` joins chains.
+
+    Parameters
+    ----------
+    compiled
+        From :func:`compile_model` (nutpie): compile once, sample many chains.
+    progress_callback
+        Called with ``(finished, total)`` draws (nutpie only).
+    """
+    s = chain_seed(seed, chain)
+    if sampler == "nutpie":
+        import nutpie
+        from pymc.backends.arviz import patch_nutpie_idata
+
+        compiled = compiled if compiled is not None else compile_model(model, "nutpie")
+        callback = None
+        if progress_callback is not None:
+
+            def callback(progress):
+                p = progress[0]
+                progress_callback(int(p.finished_draws), int(p.total_draws))
+
+        start = time.perf_counter()
+        tree = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=1,
+            cores=1,
+            seed=s,
+            target_accept=target_accept,
+            save_warmup=False,
+            progress_bar=False,
+            progress_callback=callback,
+        )
+        patch_nutpie_idata(tree, model, sampling_time=time.perf_counter() - start)
+    else:
+        with model, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*samples per chain.*")
+            tree = pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=1,
+                cores=1,
+                random_seed=[s],
+                nuts_sampler=sampler,
+                target_accept=target_accept,
+                progressbar=False,
+                compute_convergence_checks=False,
+            )
+    return _relabel_chain(tree, chain)
+
+
+def _relabel_chain(tree: xr.DataTree, chain: int) -> xr.DataTree:
+    groups = {}
+    for name, node in tree.children.items():
+        ds = node.to_dataset()
+        if "chain" in ds.dims:
+            ds = ds.assign_coords(chain=[int(chain)])
+        groups[name] = ds
+    out = xr.DataTree.from_dict(groups)
+    out.attrs = dict(tree.attrs)
+    return out
+
+
+def merge_chains(trees: Sequence[xr.DataTree]) -> xr.DataTree:
+    """Join single-chain trees along ``chain`` (sorted by their chain coordinate).
+
+    Groups with a ``chain`` dimension (posterior, sample_stats …) are concatenated; the others
+    (observed_data, constant_data) are taken from the first tree. ``sampling_time`` is the
+    longest chain's.
+    """
+    if not trees:
+        raise ValueError("merge_chains needs at least one chain")
+    trees = sorted(trees, key=lambda t: int(t["posterior"]["chain"].values[0]))
+    chains = [int(t["posterior"]["chain"].values[0]) for t in trees]
+    if len(set(chains)) != len(chains):
+        raise ValueError(f"merge_chains got duplicate chains {chains}")
+    first = trees[0]
+    groups = {}
+    for name, node in first.children.items():
+        ds = node.to_dataset()
+        if "chain" in ds.dims:
+            ds = xr.concat(
+                [t[name].to_dataset() for t in trees], dim="chain", combine_attrs="override"
+            )
+        groups[name] = ds
+    times = [t["posterior"].attrs.get("sampling_time") for t in trees]
+    if all(isinstance(v, int | float) for v in times):
+        groups["posterior"].attrs["sampling_time"] = float(max(times))
+    out = xr.DataTree.from_dict(groups)
+    out.attrs = dict(first.attrs)
+    return out
+
+
 def sample(
-    model: pm.Model,
+    model,
     *,
     sampler: str = "nutpie",
     draws: int = 1000,
@@ -69,7 +200,13 @@ def sample(
     cores: int | None = None,
     progressbar: bool | None = None,
 ) -> xr.DataTree:
-    """Draw from the posterior of ``model``.
+    """Draw from the posterior of ``model``, chain by chain.
+
+    Chain ``k`` is a single-chain run seeded :func:`chain_seed` ``(seed, k)``, so the draws do
+    not depend on where the chains run: :func:`bayes_scaling.cluster.fit_chains` runs them as
+    Dask tasks and gets the same numbers. nutpie compiles the model once and runs
+    ``min(chains, cores)`` chains at a time in threads (it releases the GIL); other samplers
+    run the chains one after the other.
 
     Parameters
     ----------
@@ -89,21 +226,59 @@ def sample(
     cores = min(chains, cores or available_cpus())
     if progressbar is None:
         progressbar = sys.stderr.isatty()
-    kwargs: dict[str, Any] = dict(
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        random_seed=seed,
-        progressbar=progressbar,
-        target_accept=target_accept,
-        compute_convergence_checks=False,
-    )
-    if sampler != "pymc":
-        kwargs["nuts_sampler"] = sampler
-    with model, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*idata_kwargs.*")
-        return pm.sample(**kwargs)
+    compiled = compile_model(model, sampler)
+    settings = dict(sampler=sampler, draws=draws, tune=tune, target_accept=target_accept)
+    with _ChainProgress(chains, draws + tune, enabled=progressbar and sampler == "nutpie") as bar:
+
+        def run(k: int) -> xr.DataTree:
+            return sample_chain(
+                model,
+                chain=k,
+                seed=seed,
+                compiled=compiled,
+                progress_callback=bar.callback(k),
+                **settings,
+            )
+
+        if sampler == "nutpie" and cores > 1:
+            with ThreadPoolExecutor(max_workers=cores) as pool:
+                trees = list(pool.map(run, range(chains)))
+        else:
+            trees = [run(k) for k in range(chains)]
+    return merge_chains(trees)
+
+
+class _ChainProgress:
+    """One rich progress bar over all chains' draws (a no-op when disabled)."""
+
+    def __init__(self, chains: int, per_chain: int, *, enabled: bool):
+        self.done = [0] * chains
+        self.total = chains * per_chain
+        self.enabled = enabled
+        self._bar: Any = None
+
+    def __enter__(self) -> _ChainProgress:
+        if self.enabled:
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("sampling", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def callback(self, chain: int) -> Callable[[int, int], None] | None:
+        if self._bar is None:
+            return None
+
+        def update(finished: int, total: int) -> None:
+            self.done[chain] = finished
+            self._bar.update(self._task, completed=sum(self.done))
+
+        return update
 
 
 @dataclass(frozen=True)
