@@ -105,4 +105,88 @@ def accuracy_sigmoid(loss: Any, a: Any, k: Any, L0: Any, b: Any) -> Any:
     return a / (1.0 + xp.exp(-k * (loss - L0))) + b
 
 
+def chance_bounded_epsilon(fraction: Any, chance: Any) -> Any:
+    """``ε = (1 − chance)·f`` with ``f ∈ (0, 1)``: the error ceiling never exceeds chance error.
+
+    ``1 − chance`` is the error of random guessing (1 for generative tasks with chance 0).
+    Sampling ``f`` on the logit scale enforces ``0 < ε < 1 − chance``.
+    """
+    return (1.0 - chance) * fraction
+
+
+def error_from_loss_k(epsilon: Any, drop: Any, gamma: Any, loss_ref: float) -> Any:
+    """``k`` of :func:`error_from_loss` from the error's relative drop at a reference loss.
+
+    With ``Err(L_ref) = ε·(1 − drop)``, ``k = ε·drop·exp(γ·L_ref)``. ``drop ∈ (0, 1)`` and ``γ``
+    are nearly uncorrelated in the posterior where ``k`` and ``γ`` are not, because the data
+    sit far from ``L = 0``.
+    """
+    xp = _xp(epsilon, drop, gamma)
+    return epsilon * drop * xp.exp(gamma * loss_ref)
+
+
+def sigmoid_bounds(floor_fraction: Any, height_fraction: Any, chance: Any) -> tuple[Any, Any]:
+    """``(a, b)`` of :func:`accuracy_sigmoid` with ``chance ≤ b`` and ``a + b ≤ 1``.
+
+    ``b = chance + (1 − chance)·floor_fraction`` is the accuracy at infinite loss (never below
+    chance, so the error never exceeds chance error); ``a = (1 − b)·height_fraction`` keeps the
+    accuracy at zero loss at most 1 (the paper's synthetic point at ``L = 0``).
+    """
+    b = chance + (1.0 - chance) * floor_fraction
+    return (1.0 - b) * height_fraction, b
+
+
 # --- checkpoint trajectories ----------------------------------------------------------------
+
+
+def _sigmoid(xp: ModuleType, x: Any) -> Any:
+    if xp is np:
+        from scipy.special import expit
+
+        return expit(x)
+    return xp.sigmoid(x)
+
+
+def trajectory_onset(onset: Any, onset_size: Any, log_params: Any) -> Any:
+    """Log tokens (``ln(D/D0)``) at which a trajectory reaches half its gain above chance.
+
+    ``m(N) = m − γ·ln(N/N0)``: a model ``e`` times larger reaches the midpoint ``γ`` e-folds of
+    tokens earlier.
+    """
+    return onset - onset_size * log_params
+
+
+def trajectory_ceiling(ceiling: Any, ceiling_size: Any, log_params: Any) -> Any:
+    """Fraction of the headroom above chance reached after infinitely many tokens:
+    ``u(N) = σ(ℓ + δ·ln(N/N0))``."""
+    xp = _xp(ceiling, ceiling_size, log_params)
+    return _sigmoid(xp, ceiling + ceiling_size * log_params)
+
+
+def accuracy_trajectory(
+    log_tokens: Any,
+    log_params: Any,
+    chance: Any,
+    onset: Any,
+    rate: Any,
+    ceiling: Any,
+    onset_size: Any,
+    ceiling_size: Any,
+    offset: Any = 0.0,
+    ceiling_offset: Any = 0.0,
+) -> Any:
+    """Accuracy over training: a sigmoid in log tokens from chance towards a size-dependent
+    ceiling.
+
+    ``Acc(N, D) = c + (1 − c)·σ(ℓ + δ·ln(N/N0) + a)·σ(k·(ln(D/D0) − m(N)) + b)``, with
+    ``m(N)`` from :func:`trajectory_onset`, ``c`` the task's chance accuracy, ``k`` the rate
+    (logits per e-fold of tokens), ``ℓ, δ`` the ceiling and its size slope
+    (:func:`trajectory_ceiling`), and run-level logit offsets ``b`` (``offset``, on the timing)
+    and ``a`` (``ceiling_offset``, on the level). ``log_tokens = ln(D/D0)``,
+    ``log_params = ln(N/N0)``.
+    """
+    xp = _xp(log_tokens, log_params, chance, onset, rate, ceiling, ceiling_size, offset)
+    xp = _xp(onset_size, ceiling_offset) if xp is np else xp
+    mid = trajectory_onset(onset, onset_size, log_params)
+    u = trajectory_ceiling(ceiling + ceiling_offset, ceiling_size, log_params)
+    return chance + (1.0 - chance) * u * _sigmoid(xp, rate * (log_tokens - mid) + offset)

@@ -347,8 +347,9 @@ def simulate_trajectories(
 
     Each domain's tasks scatter around its parameters (``task_sd`` per parameter on the link
     scale: onset, log rate, ceiling logit); every size is one run evaluated at every checkpoint
-    in ``tokens``. Run × domain logit offsets are normal with sd ``run_domain_sd`` and equal
-    correlation ``run_domain_corr``; run × task offsets have sd ``run_task_sd``. Counts of
+    in ``tokens``. Run × domain logit offsets on the ceiling are normal with sd
+    ``run_domain_sd`` and equal correlation ``run_domain_corr``; run × task offsets have sd
+    ``run_task_sd``. Counts of
     correct answers out of ``n_items`` are beta-binomial with concentration ``phi``, the
     likelihood of ``models/task_dynamics.toml``. Chance alternates 0.25 / 0.5 across tasks.
 
@@ -394,7 +395,7 @@ def simulate_trajectories(
                     t["ceiling"],
                     p["onset_size"],
                     p["ceiling_size"],
-                    offset,
+                    ceiling_offset=offset,
                 )
                 q = rng.beta(law * phi, (1 - law) * phi)
                 rows.append(

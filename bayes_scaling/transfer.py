@@ -1,0 +1,355 @@
+"""Cross-domain transfer and task dynamic prediction from a trajectory fit, quantified.
+
+"The Fine Line" (Yang et al. 2024) reports that basic domains improve before advanced ones,
+that progress in one domain aids another, and that the known tasks of a domain predict an
+unseen task's dynamics. With a :class:`~bayes_scaling.models.dynamics.DynamicsModel` fit these
+become posterior statements:
+
+- :func:`onset_table`: per domain, the tokens at which its typical task reaches half its gain
+  above chance (at a given model size) and its rate, with intervals;
+  :func:`onset_precedence`: posterior probabilities that domain A's onset precedes B's;
+- :func:`domain_correlation`: the posterior correlation of run × domain offsets — whether a run
+  that is ahead of the population law in A is also ahead in B;
+- :func:`predictive_gain`: the held-out log score gained on domain B's data by fitting A's data
+  too (both fits sampled here), with a standard error over held-out trajectories;
+- :func:`task_holdout`: leave-one-task-out prediction of each task's trajectories from its
+  domain (and, for comparison, with the domain ignored and from point baselines).
+
+Each table carries a one-sentence ``summary`` per headline row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.special import logsumexp
+
+from bayes_scaling import laws
+from bayes_scaling.constants import CI_PROB
+from bayes_scaling.data.schema import DataError, Observations
+from bayes_scaling.hierarchy import stacked
+from bayes_scaling.models.base import Fit
+from bayes_scaling.models.dynamics import DynamicsModel
+from bayes_scaling.report import interval_label
+from bayes_scaling.spec import ModelSpec, load_spec
+
+UNSEEN_DOMAIN = "<unseen domain>"
+
+
+def _model(fit: Fit) -> DynamicsModel:
+    model = fit.model
+    if not isinstance(model, DynamicsModel):
+        raise TypeError(f"expected a trajectory (family 'dynamics') fit, got {fit.spec.family!r}")
+    return model
+
+
+KINDS = ("tasks", "population")
+
+
+def _domain_draws(fit: Fit, name: str, kind: str) -> np.ndarray:
+    """Per-domain draws (sample × domain) of a task parameter on its latent scale.
+
+    ``kind = "tasks"``: the mean over the domain's fitted tasks (what the domain's data say);
+    ``"population"``: the domain's population mean (what an unseen task of the domain
+    inherits, wider when a domain has few tasks).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    model = _model(fit)
+    post = stacked(fit.posterior)
+    log = name == "rate"
+    if kind == "population":
+        values = post[f"{name}_domain"].transpose("sample", "domain").to_numpy()
+        return np.log(values) if log else values
+    per_task = post[name].transpose("sample", "task").to_numpy()
+    per_task = np.log(per_task) if log else per_task
+    cols = []
+    for d in model.domains:
+        idx = [i for i, t in enumerate(model.tasks) if model.task_domain[t] == d]
+        cols.append(per_task[:, idx].mean(axis=1))
+    return np.stack(cols, axis=1)
+
+
+def _per_domain(post, name: str, model: DynamicsModel) -> np.ndarray:
+    da = post[name]
+    if "domain" in da.dims:
+        return da.transpose("sample", "domain").to_numpy()
+    return np.repeat(da.to_numpy()[:, None], len(model.domains), axis=1)
+
+
+def onset_draws(fit: Fit, *, params: float | None = None, kind: str = "tasks") -> pd.DataFrame:
+    """Posterior draws of each domain's onset (tokens at half gain) at model size ``params``.
+
+    ``params`` defaults to the largest fitted run; ``kind`` is ``"tasks"`` (the geometric mean
+    over the domain's fitted tasks) or ``"population"`` (the domain's population mean, see
+    :func:`_domain_draws`). Returns one column per domain, one row per posterior sample.
+    """
+    model = _model(fit)
+    post = stacked(fit.posterior)
+    n = model.max_params if params is None else float(params)
+    x_n = np.log(n / model.refs["params"])
+    onset = _domain_draws(fit, "onset", kind)
+    size = _per_domain(post, "onset_size", model)
+    log_d = laws.trajectory_onset(onset, size, x_n)
+    return pd.DataFrame(model.refs["tokens"] * np.exp(log_d), columns=list(model.domains))
+
+
+def onset_table(
+    fit: Fit, *, params: float | None = None, kind: str = "tasks", ci: float = CI_PROB
+) -> pd.DataFrame:
+    """Per domain: onset tokens and rate with intervals at ``ci``, earliest onset first.
+
+    Columns: ``domain, onset_median, onset_lower, onset_upper`` (tokens at half the gain above
+    chance, for a run of ``params`` non-embedding parameters, default the largest fitted),
+    ``rate_median, rate_lower, rate_upper`` (logits per e-fold of tokens), ``n_tasks`` and
+    ``summary``. ``kind`` as in :func:`onset_draws`.
+    """
+    model = _model(fit)
+    draws = onset_draws(fit, params=params, kind=kind)
+    rate = np.exp(_domain_draws(fit, "rate", kind))
+    lo, hi = (1 - ci) / 2, (1 + ci) / 2
+    n = model.max_params if params is None else float(params)
+    rows = []
+    for j, d in enumerate(model.domains):
+        o = draws[d].to_numpy()
+        r = rate[:, j]
+        med, olo, ohi = np.median(o), np.quantile(o, lo), np.quantile(o, hi)
+        rows.append(
+            {
+                "domain": d,
+                "onset_median": med,
+                "onset_lower": olo,
+                "onset_upper": ohi,
+                "rate_median": np.median(r),
+                "rate_lower": np.quantile(r, lo),
+                "rate_upper": np.quantile(r, hi),
+                "n_tasks": sum(model.task_domain[t] == d for t in model.tasks),
+                "summary": (
+                    f"At N = {n:.3g}, {d} reaches half its gain above chance after "
+                    f"{med / 1e9:.3g}B tokens ({interval_label(ci=ci)} {olo / 1e9:.3g}–"
+                    f"{ohi / 1e9:.3g}B)."
+                ),
+            }
+        )
+    out = pd.DataFrame(rows).sort_values("onset_median").reset_index(drop=True)
+    out.attrs["ci_prob"] = ci
+    out.attrs["params"] = n
+    out.attrs["kind"] = kind
+    return out
+
+
+def onset_precedence(fit: Fit, *, params: float | None = None, kind: str = "tasks") -> pd.DataFrame:
+    """``P(onset[row] < onset[column])`` for every pair of domains (rows, columns: domains);
+    ``kind`` as in :func:`onset_draws`."""
+    draws = onset_draws(fit, params=params, kind=kind).to_numpy()
+    prob = (draws[:, :, None] < draws[:, None, :]).mean(axis=0)
+    domains = list(_model(fit).domains)
+    return pd.DataFrame(prob, index=pd.Index(domains, name="earlier"), columns=domains)
+
+
+def domain_correlation(fit: Fit, *, ci: float = CI_PROB) -> pd.DataFrame:
+    """Posterior correlation of run × domain offsets, one row per pair of domains.
+
+    Columns ``domain_a, domain_b, mean, median, lower, upper, prob_positive, summary``.
+    ``attrs["matrix"]`` holds the posterior-mean matrix.
+    """
+    model = _model(fit)
+    if "run_domain_corr" not in fit.posterior:
+        raise DataError("the fit has one domain: there is no cross-domain correlation")
+    post = stacked(fit.posterior)
+    corr = post["run_domain_corr"].transpose("sample", "domain", "domain_bis").to_numpy()
+    lo, hi = (1 - ci) / 2, (1 + ci) / 2
+    rows = []
+    d = list(model.domains)
+    for i in range(len(d)):
+        for j in range(i + 1, len(d)):
+            c = corr[:, i, j]
+            rows.append(
+                {
+                    "domain_a": d[i],
+                    "domain_b": d[j],
+                    "mean": c.mean(),
+                    "median": np.median(c),
+                    "lower": np.quantile(c, lo),
+                    "upper": np.quantile(c, hi),
+                    "prob_positive": (c > 0).mean(),
+                    "summary": (
+                        f"Runs ahead of the population law in {d[i]} are ahead in {d[j]} "
+                        f"with correlation {np.median(c):.2f} ({interval_label(ci=ci)} "
+                        f"{np.quantile(c, lo):.2f} to {np.quantile(c, hi):.2f}; "
+                        f"P(>0) = {(c > 0).mean():.2f})."
+                    ),
+                }
+            )
+    out = pd.DataFrame(rows)
+    out.attrs["matrix"] = pd.DataFrame(corr.mean(axis=0), index=d, columns=d)
+    out.attrs["ci_prob"] = ci
+    return out
+
+
+def log_predictive_density(fit: Fit, data: Observations, *, seed: int = 0) -> pd.DataFrame:
+    """Pointwise held-out log predictive density of ``data``'s response rows under ``fit``.
+
+    ``log p(y_i) = log mean_s p(y_i | θ_s)`` with the fit's likelihood (beta-binomial on counts
+    when ``n_items`` is known, else Beta). Returns the points table with a column ``lpd``.
+    """
+    model = _model(fit)
+    pts = model.points(data)
+    grid = model.check_grid(pts.drop(columns=["truth"]))
+    post = stacked(fit.posterior)
+    mean, _ = model.predict_draws(post, grid, np.random.default_rng(seed))
+    phi = post["phi"].to_numpy()[:, None]
+    p = np.clip(mean, 1e-6, 1 - 1e-6)
+    y = pts["truth"].to_numpy()[None, :]
+    n = grid["n_items"].to_numpy()
+    if model.likelihood == "beta_binomial" and np.isfinite(n).all():
+        k = np.rint(y * n[None, :])
+        logp = stats.betabinom.logpmf(k, n[None, :], p * phi, (1 - p) * phi)
+    else:
+        logp = stats.beta.logpdf(np.clip(y, 1e-4, 1 - 1e-4), p * phi, (1 - p) * phi)
+    out = pts.copy()
+    out["lpd"] = logsumexp(logp, axis=0) - np.log(logp.shape[0])
+    return out
+
+
+def predictive_gain(
+    spec: ModelSpec | str,
+    data: Observations,
+    *,
+    target: str,
+    sources: Sequence[str],
+    heldout: str,
+    seed: int = 0,
+    ci: float = CI_PROB,
+    **sampler: Any,
+) -> pd.DataFrame:
+    """Held-out log score gained on domain ``target`` by also fitting each source domain.
+
+    Two fits per source: ``target`` alone and ``target + source``; both leave out the target's
+    rows matching ``heldout`` (a pandas query, e.g. ``"params > 5e9"``: the largest run) but the
+    second keeps *all* of the source's rows, held-out runs included. The gain is the difference
+    in summed log predictive density of the held-out target rows (:func:`log_predictive_density`).
+    Its standard error treats each held-out (run, task) trajectory as one unit, since the
+    checkpoints of one trajectory are not independent: ``se = sqrt(J)·sd_j(Δ_j)`` over the J
+    trajectory sums. ``sampler`` goes to :meth:`ScalingModel.fit`.
+
+    Returns one row per source: ``target, source, elpd_without, elpd_with, delta, se,
+    n_heldout, n_trajectories, summary``.
+    """
+    spec = load_spec(spec)
+    frame = data.frame
+    domains = set(frame["domain"].dropna())
+    for d in (target, *sources):
+        if d not in domains:
+            raise DataError(
+                f"{data.source}: no domain {d!r} in column 'domain' ({sorted(domains)})"
+            )
+    tgt = data.where(domain=target)
+    test = tgt.select(heldout)
+    keep_tgt = ~tgt.with_derived().eval(heldout).to_numpy()
+    train_tgt = Observations(tgt.frame[keep_tgt], tgt.source)
+    base = DynamicsModel(spec, train_tgt).fit(seed=seed, **sampler)
+    lpd0 = log_predictive_density(base, test, seed=seed)
+    rows = []
+    for src in sources:
+        both = pd.concat([train_tgt.frame, data.where(domain=src).frame])
+        fit = DynamicsModel(spec, Observations(both, data.source)).fit(seed=seed, **sampler)
+        lpd1 = log_predictive_density(fit, test, seed=seed)
+        diff = lpd1["lpd"].to_numpy() - lpd0["lpd"].to_numpy()
+        per_traj = pd.Series(diff).groupby([lpd0["run"], lpd0["task"]]).sum()
+        j = len(per_traj)
+        se = float(np.sqrt(j) * per_traj.std(ddof=1)) if j > 1 else float("nan")
+        delta = float(diff.sum())
+        z = stats.norm.ppf((1 + ci) / 2)
+        rows.append(
+            {
+                "target": target,
+                "source": src,
+                "elpd_without": float(lpd0["lpd"].sum()),
+                "elpd_with": float(lpd1["lpd"].sum()),
+                "delta": delta,
+                "se": se,
+                "n_heldout": len(diff),
+                "n_trajectories": j,
+                "summary": (
+                    f"Adding {src} data changes the held-out log score of {target} by "
+                    f"{delta:+.1f} (± {z * se:.1f} at {interval_label(ci=ci)}, "
+                    f"{j} held-out trajectories)."
+                ),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out.attrs["ci_prob"] = ci
+    out.attrs["heldout"] = heldout
+    return out
+
+
+def task_holdout(
+    spec: ModelSpec | str,
+    data: Observations,
+    *,
+    tasks: Sequence[str],
+    seed: int = 0,
+    ci: float = CI_PROB,
+    **sampler: Any,
+) -> pd.DataFrame:
+    """Leave-one-task-out task dynamic prediction.
+
+    For each task, fit without it and predict all its trajectories (every run and checkpoint
+    of the spec's selection) three ways: ``domain`` — the task drawn from its domain's
+    population (the model's task dynamic prediction); ``no_domain`` — the same fit, the task
+    drawn from a new domain, i.e. from the population of all tasks; and the point baselines of
+    :meth:`DynamicsModel.baseline_predictions` (``population_mean``, ``domain_mean``).
+
+    Returns the points table with ``truth`` and, per method, ``<method>_median``,
+    ``<method>_lower``, ``<method>_upper`` (new evaluation, at ``ci``) or
+    ``baseline_<name>``. Summarise with :func:`holdout_metrics`.
+    """
+    spec = load_spec(spec)
+    out = []
+    for task in tasks:
+        train = Observations(data.frame[data.frame["task"] != task], data.source)
+        test = data.where(task=task)
+        model = DynamicsModel(spec, train)
+        pts = model.points(test)
+        fit = model.fit(seed=seed, **sampler)
+        grid = pts.drop(columns=["truth"])
+        table = pts.copy()
+        for method, g in (("domain", grid), ("no_domain", grid.assign(domain=UNSEEN_DOMAIN))):
+            pred = fit.predict(g, seed=seed).table(ci=ci)
+            table[f"{method}_median"] = pred["median"].to_numpy()
+            table[f"{method}_lower"] = pred["lower"].to_numpy()
+            table[f"{method}_upper"] = pred["upper"].to_numpy()
+        for name, values in model.baseline_predictions(train, pts).items():
+            table[f"baseline_{name}"] = values
+        out.append(table)
+    result = pd.concat(out, ignore_index=True)
+    result.attrs["ci_prob"] = ci
+    return result
+
+
+def holdout_metrics(table: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+    """Coverage and mean absolute error (accuracy points) of each method in a holdout table.
+
+    ``by`` (e.g. ``"task"``) gives one row per group; otherwise one row overall.
+    """
+    methods = [c.removesuffix("_median") for c in table.columns if c.endswith("_median")]
+    baselines = [c for c in table.columns if c.startswith("baseline_")]
+
+    def one(t: pd.DataFrame) -> dict[str, float]:
+        row: dict[str, float] = {"n": len(t)}
+        for m in methods:
+            covered = (t["truth"] >= t[f"{m}_lower"]) & (t["truth"] <= t[f"{m}_upper"])
+            row[f"{m}_coverage"] = float(covered.mean())
+            row[f"{m}_mae"] = float(100 * (t[f"{m}_median"] - t["truth"]).abs().mean())
+        for b in baselines:
+            row[f"{b}_mae"] = float(100 * (t[b] - t["truth"]).abs().mean())
+        return row
+
+    if by is None:
+        return pd.DataFrame([one(table)])
+    return pd.DataFrame({k: one(g) for k, g in table.groupby(by)}).T.rename_axis(by).reset_index()
