@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit, minimize
 from scipy.special import huber, logsumexp
 
@@ -170,9 +171,6 @@ LOSS_BASELINES = {"curve_fit": fit_loss_curve_fit, "huber": fit_loss_huber}
 # checkpoints (step 1) into a ``curve_fit`` of the sigmoid on all checkpoints after the first
 # 10% plus a synthetic point (L = 0, Acc = task max) (step 2). Point fits, no pooling.
 
-from collections.abc import Sequence  # noqa: E402  (imports of this section only)
-
-import pandas as pd  # noqa: E402
 
 ERROR_PARAMS = ("epsilon", "k", "gamma")
 SIGMOID_PARAMS = ("a", "k", "L0", "b")

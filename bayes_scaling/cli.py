@@ -68,7 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci", type=float, default=CI_PROB, help=f"interval (default {CI_PROB})")
     p.add_argument("--out", help="CSV to write (default: print)")
     p.add_argument("--tasks", help="task set: a preset (avg17, avg46), a,b,c or all")
-    p.add_argument("--loss-fit", help="loss fit file to chain from (downstream family)")
+    p.add_argument(
+        "--loss-fit",
+        help="loss fit to chain from (downstream family): a fit file, or a folder of "
+        "<task>.nc fits of per-task losses",
+    )
+    p.add_argument(
+        "--average",
+        action="store_true",
+        help="also average over the task set, draw by draw (downstream family)",
+    )
     p.add_argument("--seed", type=int, help="seed of the predictive draws")
     p.set_defaults(func=cmd_predict)
 
@@ -180,8 +189,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.tasks:
         options["tasks"] = args.tasks
     if args.loss_fit:
-        options["loss_fit"] = Fit.load(args.loss_fit)
-    table = fit.predict(grid, seed=args.seed, **options).table(ci=args.ci)
+        options["loss_fit"] = args.loss_fit
+    prediction = fit.predict(grid, seed=args.seed, **options)
+    table = prediction.table(ci=args.ci)
+    if args.average:
+        from bayes_scaling.models.downstream import aggregate_tasks
+
+        average = aggregate_tasks(prediction, tasks=args.tasks).table(ci=args.ci)
+        table = pd.concat([table, average], ignore_index=True)
     _emit(table.to_csv(index=False), args.out)
     return 0
 

@@ -180,3 +180,10 @@ def test_demo_writes_its_files(tmp_path, capsys):
     } <= names
     out = capsys.readouterr().out
     assert "Held-out 1.4B runs" in out and "90% interval" in out
+
+
+def test_downstream_options_on_a_loss_fit_are_exit_2(fit_file, tmp_path, capsys):
+    grid = tmp_path / "grid.csv"
+    pd.DataFrame({"dataset": ["c4"], "params": [1e9], "tokens": [2e10]}).to_csv(grid, index=False)
+    assert cli.main(["predict", str(fit_file), "--grid", str(grid), "--tasks", "avg17"]) == 2
+    assert "take no options ['tasks']" in capsys.readouterr().err

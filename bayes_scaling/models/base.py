@@ -90,7 +90,10 @@ class ScalingModel(ABC):
         ``loss_fit`` to chain from another fit); unknown options are an error.
         """
         if options:
-            raise TypeError(f"{self.family} predictions take no options {sorted(options)}")
+            raise DataError(
+                f"{self.family} predictions take no options {sorted(options)} "
+                "(tasks and loss_fit are for the downstream family)"
+            )
         missing = [c for c in self.grid_columns if c not in grid.columns]
         if missing:
             raise DataError(f"{source}: prediction grid lacks column(s) {missing}")

@@ -1,0 +1,822 @@
+"""Downstream error (or accuracy) from loss: one curve per task, pooled task → domain → global.
+
+Forms (the spec's ``form``):
+
+- ``"exponential"`` (Gadre et al. 2024): ``Err_t(L) = ε_t − k_t·exp(−γ_t·L)`` with
+  ``ε_t = (1 − chance_t)·eps_frac_t`` and ``k_t = ε_t·drop_t·exp(γ_t·L_ref)``;
+- ``"sigmoid"`` (OLMo ladder, Bhagia et al. 2024): ``Acc_t(L) = a_t/(1 + exp(−k_t(L − L0_t))) +
+  b_t`` with ``b_t = chance_t + (1 − chance_t)·floor_t``, ``a_t = (1 − b_t)·height_t``,
+  ``k_t = −steep_t``.
+
+Both keep the error at or below the task's chance error (see :mod:`bayes_scaling.laws`). The
+input loss ``L`` is a shared validation loss matched to each accuracy row by ``(run, tokens)``
+(``[input] task``) or each task's own loss (``[input] per_task = true``, e.g. OLMo bits per
+byte) matched by ``(run, tokens, task)``. ``L_ref`` is the median input loss of the fit.
+With ``[input] shift_by = "dataset"`` the law sees ``L + δ_dataset`` (zero-sum shifts with scale
+``shift_sd``, shared by all tasks): a validation loss measured on C4 flatters C4-trained models,
+so the same loss means different downstream error after different pretraining corpora (the
+reason Gadre et al. fit one curve per dataset). ``[input] noise > 0`` treats the input loss as
+measured with that standard deviation (errors-in-variables, one latent per input row).
+
+Likelihoods (``[likelihood] kind``): ``binomial`` and ``beta_binomial`` on error counts
+(``n_items`` needed), ``beta`` and ``student_t`` on the accuracy, with per-task noise
+(``[params.kappa]`` or ``[params.sigma]``, pooled over tasks).
+
+Prediction grids have a ``loss`` column (direct) or ``params, tokens`` (and the loss fit's
+group column, e.g. ``dataset``) with ``loss_fit=`` (chained through a loss-family fit: each
+posterior draw of the loss is paired with one draw of the downstream posterior, so the loss
+uncertainty flows into the error). Tasks come from a ``task`` column or ``tasks=`` (a preset
+``"avg17"``/``"avg46"``, a comma-separated list or ``"all"``). Tasks absent from the fit are
+drawn from their domain's population (:func:`bayes_scaling.hierarchy.draw`);
+:func:`predict_new_task` also conditions such a task on a few observations.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from bayes_scaling import hierarchy, laws
+from bayes_scaling.data.domains import domain_of
+from bayes_scaling.data.gadre import TASKS_17, TASKS_46
+from bayes_scaling.data.schema import DataError, Observations
+from bayes_scaling.hierarchy import Level
+from bayes_scaling.models.base import Fit, Prediction, ScalingModel
+from bayes_scaling.spec import SpecError
+
+FORM_PARAMS: dict[str, tuple[str, ...]] = {
+    "exponential": ("eps_frac", "drop", "gamma"),
+    "sigmoid": ("floor", "height", "steep", "L0"),
+}
+#: Per-task law values put in the posterior (after the chance-bounded parameterisation).
+REPORTED: dict[str, tuple[str, ...]] = {
+    "exponential": ("epsilon", "k", "gamma"),
+    "sigmoid": ("a", "k", "L0", "b"),
+}
+NOISE_PARAM: dict[str, str | None] = {
+    "binomial": None,
+    "beta_binomial": "kappa",
+    "beta": "kappa",
+    "student_t": "sigma",
+}
+#: Named task sets (``tasks = "avg17"``).
+TASK_SETS: dict[str, tuple[str, ...]] = {"avg17": TASKS_17, "avg46": TASKS_46}
+#: Columns that belong to one task of a grid point (dropped when averaging over tasks).
+PER_TASK_COLUMNS: tuple[str, ...] = (
+    "task",
+    "domain",
+    "chance",
+    "n_items",
+    "new_task",
+    "truth",
+    "loss",
+    "extrapolation",
+    "loss_below_fit",
+)
+_CHECKPOINTS = ("final", "all", "after")
+_P_MIN = 1e-6
+
+
+def resolve_tasks(tasks: str | Sequence[str], available: Sequence[str] = ()) -> tuple[str, ...]:
+    """Task names from a preset (``"avg17"``, ``"avg46"``), ``"all"`` (= ``available``), a
+    comma-separated string or a list."""
+    if isinstance(tasks, str):
+        if tasks in TASK_SETS:
+            return TASK_SETS[tasks]
+        if tasks == "all":
+            if not available:
+                raise DataError("tasks='all' needs the fitted tasks, and there are none")
+            return tuple(available)
+        names = tuple(t.strip() for t in tasks.split(",") if t.strip())
+    else:
+        names = tuple(str(t) for t in tasks)
+    if not names:
+        raise DataError(f"no task names in {tasks!r}")
+    return names
+
+
+@dataclass(eq=False)
+class _ChainedLoss:
+    """Loss draws of a chained grid, ``(n_loss_samples, n_points)`` each."""
+
+    mean: np.ndarray
+    new: np.ndarray
+
+
+class DownstreamModel(ScalingModel):
+    """Task error against loss, each task its own curve, partially pooled by domain."""
+
+    family = "downstream"
+    forms = ("exponential", "sigmoid")
+    grid_columns = ("loss",)
+
+    # --- data -----------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        spec = self.spec
+        self.kind: str = spec.get("likelihood.kind", "beta_binomial")
+        if self.kind not in NOISE_PARAM:
+            raise SpecError(
+                f"{spec.source}: [likelihood] kind {self.kind!r} is not one of {list(NOISE_PARAM)}"
+            )
+        self.params = {n: spec.param(n) for n in FORM_PARAMS[spec.form]}
+        noise = NOISE_PARAM[self.kind]
+        self.noise_param = spec.param(noise) if noise else None
+        levels = spec.get("groups.levels", ["domain", "task"])
+        if levels not in (["domain", "task"], ["task"]):
+            raise SpecError(
+                f"{spec.source}: [groups] levels must be ['domain', 'task'] or ['task'], "
+                f"got {levels!r}"
+            )
+        self.level_names: tuple[str, ...] = tuple(levels)
+        self.report: str = spec.get("response.report", "error")
+        if self.report not in ("error", "accuracy"):
+            raise SpecError(f"{spec.source}: [response] report must be 'error' or 'accuracy'")
+        self.per_task: bool = bool(spec.get("input.per_task", False))
+        self.input_noise = float(spec.get("input.noise", 0.0))
+        if self.input_noise < 0:
+            raise SpecError(f"{spec.source}: [input] noise must be >= 0")
+        self.shift_by: str | None = spec.get("input.shift_by")
+        self.shift_sd = float(spec.get("input.shift_sd", 0.1))
+        if self.shift_by is not None and not self.shift_sd > 0:
+            raise SpecError(f"{spec.source}: [input] shift_sd must be > 0")
+        table = self.points(self.data)
+        if table.empty:
+            raise DataError(f"{self.data.source}: no response rows left for the fit")
+        self.table = table
+        info = table.groupby("task", sort=True).agg(
+            domain=("domain", "first"),
+            n_domains=("domain", "nunique"),
+            chance=("chance", "first"),
+            n_items=("n_items", "max"),
+            loss_min=("loss", "min"),
+        )
+        clash = info[info["n_domains"] > 1]
+        if len(clash):
+            raise DataError(
+                f"{self.data.source}: task {clash.index[0]!r} appears under several domains"
+            )
+        self.task_info = info
+        self.tasks: tuple[str, ...] = tuple(info.index)
+        if "domain" in self.level_names:
+            self.domains: tuple[str, ...] = tuple(sorted(info["domain"].unique()))
+            parent = tuple(self.domains.index(d) for d in info["domain"])
+            self.levels = [
+                Level("domain", self.domains),
+                Level("task", self.tasks, parent),
+            ]
+        else:
+            self.domains = ()
+            self.levels = [Level("task", self.tasks)]
+        if self.kind in ("binomial", "beta_binomial") and table["n_items"].isna().any():
+            bad = table.loc[table["n_items"].isna(), "task"].iloc[0]
+            raise DataError(
+                f"{self.data.source}: likelihood {self.kind!r} needs item counts, but task "
+                f"{bad!r} has no 'n_items'; use kind = 'beta' or 'student_t'"
+            )
+        self.shift_labels: tuple[str, ...] = ()
+        if self.shift_by is not None:
+            if self.shift_by not in table.columns or table[self.shift_by].isna().any():
+                raise DataError(
+                    f"{self.data.source}: [input] shift_by = {self.shift_by!r}, but the "
+                    "response rows lack that column (or have empty values)"
+                )
+            labels = tuple(sorted(table[self.shift_by].astype(str).unique()))
+            self.shift_labels = labels if len(labels) > 1 else ()  # one group: nothing to shift
+        loss = table["loss"].to_numpy()
+        self.loss_ref = float(np.median(loss))
+        self.loss_min = float(loss.min())
+        self.loss_range = float(loss.max() - loss.min()) or 1.0
+
+    def _rows(self, data: Observations, tasks: Sequence[str] | None) -> pd.DataFrame:
+        """Response rows of ``data`` (restricted to ``tasks`` unless ``None``) with their loss."""
+        spec = self.spec
+        f = data.frame
+        metric = spec.get("response.metric", "accuracy")
+        if metric not in ("accuracy", "error"):
+            raise SpecError(f"{spec.source}: [response] metric must be 'accuracy' or 'error'")
+        rows = f[f["metric"] == metric]
+        if rows.empty:
+            raise DataError(f"{data.source}: no rows with metric={metric!r} (the [response])")
+        if tasks is not None:
+            missing = sorted(set(tasks) - set(rows["task"]))
+            if missing:
+                raise DataError(
+                    f"{data.source}: [response] tasks names {missing[:5]}"
+                    f"{' …' if len(missing) > 5 else ''}, not among its {metric} tasks"
+                )
+            rows = rows[rows["task"].isin(tasks)]
+        rows = _select_checkpoints(rows, spec)
+        in_metric = spec.get("input.metric", "loss")
+        inputs = f[f["metric"] == in_metric]
+        keys = ["run", "tokens"]
+        if self.per_task:
+            keys.append("task")
+        else:
+            in_task = spec.require("input.task", str)
+            inputs = inputs[inputs["task"] == in_task]
+        if inputs.empty:
+            what = f"metric={in_metric!r}" + ("" if self.per_task else f", task={in_task!r}")
+            raise DataError(f"{data.source}: no input loss rows with {what} (the spec's [input])")
+        inputs = inputs[[*keys, "value"]].rename(columns={"value": "loss"})
+        merged = rows.merge(inputs, on=keys, how="left", validate="many_to_one")
+        lost = merged["loss"].isna()
+        if lost.all():
+            raise DataError(
+                f"{data.source}: no {metric} row has a matching input loss (matched on {keys})"
+            )
+        merged = merged[~lost]
+        value = merged["value"].to_numpy(dtype="float64")
+        error = 1.0 - value if metric == "accuracy" else value
+        out = merged[["run", "params", "tokens", "task"]].copy()
+        for col in ("dataset", "step"):
+            if col in merged.columns:
+                out[col] = merged[col]
+        domain = merged["domain"] if "domain" in merged.columns else pd.Series(pd.NA, merged.index)
+        out["domain"] = [
+            str(d) if isinstance(d, str) and d else domain_of(str(t))
+            for d, t in zip(domain, merged["task"], strict=True)
+        ]
+        chance = merged["chance"] if "chance" in merged.columns else pd.Series(np.nan, merged.index)
+        if chance.isna().any():
+            bad = merged.loc[chance.isna().to_numpy(), "task"].iloc[0]
+            raise DataError(
+                f"{data.source}: task {bad!r} has no 'chance' (chance accuracy); the "
+                "downstream family bounds each task's error by 1 − chance"
+            )
+        out["chance"] = chance.to_numpy(dtype="float64")
+        n_items = merged["n_items"] if "n_items" in merged.columns else np.nan
+        out["n_items"] = pd.to_numeric(pd.Series(n_items, index=merged.index), errors="coerce")
+        out["loss"] = merged["loss"].to_numpy(dtype="float64")
+        out["truth"] = error if self.report == "error" else 1.0 - error
+        return out.reset_index(drop=True)
+
+    def points(self, data: Observations) -> pd.DataFrame:
+        """Response rows of ``data`` for the spec's task set, with the input ``loss`` and
+        ``truth`` (error or accuracy, as ``[response] report`` says)."""
+        wanted = self.spec.get("response.tasks", "all")
+        tasks = None if wanted == "all" else resolve_tasks(wanted)
+        return self._rows(data, tasks)
+
+    # --- model ----------------------------------------------------------------------------
+    def _error(self, loss, v: Mapping[str, Any], chance):
+        """The law's error at ``loss`` (numpy or PyTensor, broadcasting)."""
+        if self.spec.form == "exponential":
+            eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
+            k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], self.loss_ref)
+            return laws.error_from_loss(loss, eps, k, v["gamma"])
+        a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
+        return 1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], v["L0"], b)
+
+    def build(self) -> pm.Model:
+        t = self.table
+        ti = pd.Categorical(t["task"], categories=self.tasks).codes
+        chance_t = self.task_info["chance"].to_numpy()
+        coords: dict[str, Any] = {"task": list(self.tasks), "obs": np.arange(len(t))}
+        if self.domains:
+            coords["domain"] = list(self.domains)
+        with pm.Model(coords=coords) as model:
+            per_task = {n: hierarchy.build(p, self.levels) for n, p in self.params.items()}
+            self._derived(per_task, chance_t)
+            loss: Any = t["loss"].to_numpy()
+            if self.input_noise > 0:
+                keys = ["run", "tokens", "task"] if self.per_task else ["run", "tokens"]
+                codes, uniques = pd.factorize(pd.MultiIndex.from_frame(t[keys]))
+                model.add_coord("input_obs", np.arange(len(uniques)))
+                z = pm.Normal("loss_z", 0.0, 1.0, dims="input_obs")
+                loss = loss + self.input_noise * z[codes]
+            if self.shift_labels:
+                # one shift of the input loss per pretraining set, shared by every task: the
+                # same validation loss means a different capability after different corpora
+                model.add_coord(self.shift_by, list(self.shift_labels))
+                shift = pm.ZeroSumNormal("loss_shift", sigma=self.shift_sd, dims=self.shift_by)
+                codes = pd.Categorical(t[self.shift_by], categories=self.shift_labels).codes
+                loss = loss + shift[codes]
+            err = self._error(loss, {n: v[ti] for n, v in per_task.items()}, chance_t[ti])
+            noise = hierarchy.build(self.noise_param, self.levels)[ti] if self.noise_param else None
+            self._likelihood(err, noise)
+        return model
+
+    def _derived(self, v: Mapping[str, Any], chance) -> None:
+        if self.spec.form == "exponential":
+            eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
+            pm.Deterministic("epsilon", eps, dims="task")
+            k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], self.loss_ref)
+            pm.Deterministic("k", k, dims="task")
+        else:
+            a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
+            pm.Deterministic("a", a, dims="task")
+            pm.Deterministic("b", b, dims="task")
+            pm.Deterministic("k", -v["steep"], dims="task")
+
+    def _likelihood(self, err, noise) -> None:
+        t = self.table
+        truth = t["truth"].to_numpy()
+        y_err = truth if self.report == "error" else 1.0 - truth
+        p = pt.clip(err, _P_MIN, 1.0 - _P_MIN)
+        if self.kind in ("binomial", "beta_binomial"):
+            n = t["n_items"].to_numpy(dtype="int64")
+            count = np.rint(y_err * n).astype("int64")
+            if self.kind == "binomial":
+                pm.Binomial("y", n=n, p=p, observed=count, dims="obs")
+            else:
+                pm.BetaBinomial(
+                    "y", alpha=p * noise, beta=(1.0 - p) * noise, n=n, observed=count, dims="obs"
+                )
+        elif self.kind == "beta":
+            y = np.clip(y_err, 1e-4, 1.0 - 1e-4)  # Beta has no mass at exactly 0 or 1
+            pm.Beta("y", alpha=p * noise, beta=(1.0 - p) * noise, observed=y, dims="obs")
+        else:
+            nu = float(self.spec.get("likelihood.nu", 4.0))
+            pm.StudentT("y", nu=nu, mu=err, sigma=noise, observed=y_err, dims="obs")
+
+    def law_params(self) -> list[str]:
+        names = list(self.params)
+        glob = [f"{n}_mu" for n in names if self.params[n].pooling == "partial"]
+        dom = [f"{n}_domain" for n in names if self.domains and self.params[n].pooling == "partial"]
+        noise = [self.noise_param.name] if self.noise_param else []
+        shift = ["loss_shift"] if self.shift_labels else []
+        return [*glob, *dom, *REPORTED[self.spec.form], *noise, *shift]
+
+    # --- prediction grids -----------------------------------------------------------------
+    def check_grid(
+        self,
+        grid: pd.DataFrame,
+        *,
+        source: str = "<grid>",
+        tasks: str | Sequence[str] | None = None,
+        loss_fit: Any = None,
+    ) -> pd.DataFrame:
+        """Validate a grid and attach what each point needs (domain, chance, item count).
+
+        Parameters
+        ----------
+        grid
+            ``loss`` (direct) or ``params, tokens`` (chained; plus the loss fit's group column,
+            e.g. ``dataset``, when it has several groups), and ``task`` unless ``tasks`` is
+            given. Optional ``domain``, ``chance`` and ``n_items`` for tasks not in the fit.
+        tasks
+            Expand every row over these tasks: ``"avg17"``, ``"avg46"``, ``"all"`` (the fitted
+            tasks), a comma-separated string or a list.
+        loss_fit
+            A loss-family :class:`~bayes_scaling.models.base.Fit` (or fit file) for the spec's
+            input loss; for per-task inputs a mapping task → fit (or a folder of
+            ``<task>.nc``). Its posterior predictive loss replaces the ``loss`` column.
+        """
+        out = grid.reset_index(drop=True).copy()
+        chained = loss_fit is not None
+        numeric = ("params", "tokens") if chained else ("loss",)
+        missing = [c for c in numeric if c not in out.columns]
+        if missing:
+            how = "chained predictions (loss_fit=)" if chained else "direct predictions"
+            raise DataError(
+                f"{source}: prediction grid lacks column(s) {missing} for {how}; give 'loss', "
+                "or 'params' and 'tokens' with loss_fit="
+            )
+        for col in numeric:
+            out[col] = _positive(out[col], grid, col, source)
+        if tasks is not None:
+            if "task" in out.columns:
+                raise DataError(f"{source}: the grid has a 'task' column and tasks= was given")
+            names = resolve_tasks(tasks, self.tasks)
+            out = out.merge(pd.DataFrame({"task": list(names)}), how="cross")
+        elif "task" not in out.columns:
+            raise DataError(
+                f"{source}: prediction grid needs a 'task' column or tasks= "
+                f"(a preset {sorted(TASK_SETS)}, 'all', or a list)"
+            )
+        out["task"] = out["task"].astype(str)
+        self._task_columns(out, source)
+        if chained:
+            self._chain(out, loss_fit, source)
+        return out
+
+    def _task_columns(self, out: pd.DataFrame, source: str) -> None:
+        info = self.task_info
+        known = out["task"].isin(self.tasks).to_numpy()
+        given_domain = out["domain"] if "domain" in out.columns else pd.Series(pd.NA, out.index)
+        out["domain"] = [
+            info.at[t, "domain"] if k else (str(d) if isinstance(d, str) and d else domain_of(t))
+            for t, k, d in zip(out["task"], known, given_domain, strict=True)
+        ]
+        for col in ("chance", "n_items"):
+            given = (
+                pd.to_numeric(out[col], errors="coerce")
+                if col in out.columns
+                else pd.Series(np.nan, index=out.index)
+            )
+            fitted = out["task"].map(info[col]).astype("float64")
+            out[col] = np.where(known, fitted, given.to_numpy(dtype="float64"))
+        lacking = np.isnan(out["chance"].to_numpy())
+        if lacking.any():
+            row = int(np.flatnonzero(lacking)[0])
+            raise DataError(
+                f"{source}: row {row + 2}: task {out['task'].iloc[row]!r} is not in the fit; "
+                "give its chance accuracy in a 'chance' column (and 'domain', 'n_items')"
+            )
+        if self.kind in ("binomial", "beta_binomial") and np.isnan(out["n_items"]).any():
+            row = int(np.flatnonzero(np.isnan(out["n_items"].to_numpy()))[0])
+            raise DataError(
+                f"{source}: row {row + 2}: task {out['task'].iloc[row]!r} is not in the fit; "
+                f"the {self.kind} likelihood needs its item count in an 'n_items' column"
+            )
+        out["new_task"] = ~known
+
+    def _chain(self, out: pd.DataFrame, loss_fit: Any, source: str) -> None:
+        fits = _loss_fits(loss_fit)
+        in_metric = self.spec.get("input.metric", "loss")
+        if self.per_task:
+            need = sorted(set(out["task"]))
+            lacking = [t for t in need if t not in fits]
+            if lacking:
+                raise DataError(
+                    f"{source}: per-task input losses need a loss fit for every task; none for "
+                    f"{lacking[:5]} (have {sorted(fits)[:8]})"
+                )
+            which = out["task"].to_numpy()
+        else:
+            in_task = self.spec.require("input.task", str)
+            if len(fits) != 1:
+                raise DataError(f"{source}: the input loss {in_task!r} needs one loss fit")
+            (fit,) = fits.values()
+            fits = {in_task: fit}
+            which = np.full(len(out), in_task, dtype=object)
+        n_samples = min(
+            f.posterior.sizes["chain"] * f.posterior.sizes["draw"] for f in fits.values()
+        )
+        mean = np.empty((n_samples, len(out)))
+        new = np.empty_like(mean)
+        out["compute_decades"] = 0.0
+        out["params_decades"] = 0.0
+        for name in sorted(set(which)):
+            fit = fits[name]
+            resp_task = fit.spec.get("response.task")
+            resp_metric = fit.spec.get("response.metric", "loss")
+            if fit.spec.family != "loss":
+                raise SpecError(f"{source}: loss_fit for {name!r} is a {fit.spec.family!r} fit")
+            if resp_metric != in_metric or (not self.per_task and resp_task != name):
+                raise DataError(
+                    f"{source}: the loss fit models task={resp_task!r}, metric={resp_metric!r}, "
+                    f"but this downstream fit's input is task={name!r}, metric={in_metric!r}"
+                )
+            rows = np.flatnonzero(which == name)
+            group = fit.spec.get("groups.by", "dataset")
+            keys = ["params", "tokens"] + ([group] if group in out.columns else [])
+            sub = out.iloc[rows][keys]
+            uniq = sub.drop_duplicates().reset_index(drop=True)
+            pred = fit.predict(uniq)
+            pos = sub.merge(uniq.reset_index(), on=keys, how="left")["index"].to_numpy()
+            mean[:, rows] = pred.draws["mean"].to_numpy()[:n_samples, pos]
+            new[:, rows] = pred.draws["new"].to_numpy()[:n_samples, pos]
+            extra = pred.grid
+            out.loc[rows, "compute_decades"] = extra["extrapolation"].to_numpy()[pos]
+            out.loc[rows, "params_decades"] = extra["params_decades"].to_numpy()[pos]
+        out["loss"] = np.median(mean, axis=0)
+        out.attrs["chained_loss"] = _ChainedLoss(mean, new)
+
+    # --- prediction -----------------------------------------------------------------------
+    def _query(self, grid: pd.DataFrame) -> list[tuple[str, ...]]:
+        if self.domains:
+            return list(zip(grid["domain"], grid["task"], strict=True))
+        return [(t,) for t in grid["task"]]
+
+    def task_draws(
+        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        """Law and noise parameters per grid point, ``(n_samples, len(grid))`` each."""
+        query = self._query(grid)
+        specs = dict(self.params)
+        if self.noise_param is not None:
+            specs[self.noise_param.name] = self.noise_param
+        v = {n: hierarchy.draw(p, self.levels, posterior, query, rng) for n, p in specs.items()}
+        if self.shift_labels:
+            v["loss_shift"] = self._shift_draws(posterior, grid, rng)
+        return v
+
+    def _shift_draws(
+        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+    ) -> np.ndarray:
+        """The input-loss shift of each point's group; a group absent from the fit gets fresh
+        draws from ``Normal(0, shift_sd)``."""
+        col = self.shift_by
+        if col not in grid.columns:
+            raise DataError(
+                f"prediction grid needs a {col!r} column: the fit shifts the input loss by "
+                f"{col} ({list(self.shift_labels)})"
+            )
+        n = posterior.sizes["sample"]
+        out = np.empty((n, len(grid)))
+        for label in pd.unique(grid[col].astype(str)):
+            at = (grid[col].astype(str) == label).to_numpy()
+            if label in self.shift_labels:
+                draws = posterior["loss_shift"].sel({col: label}).to_numpy()
+            else:
+                draws = self.shift_sd * rng.standard_normal(n)
+            out[:, at] = draws[:, None]
+        return out
+
+    def predict_draws(
+        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        v = self.task_draws(posterior, grid, rng)
+        return self._predict_from(v, grid, rng)
+
+    def _predict_from(
+        self, v: dict[str, np.ndarray], grid: pd.DataFrame, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = next(iter(v.values())).shape[0]
+        chance = grid["chance"].to_numpy(dtype="float64")[None, :]
+        chained = grid.attrs.get("chained_loss")
+        if isinstance(chained, _ChainedLoss):
+            m = chained.mean.shape[0]
+            idx = rng.choice(m, size=n, replace=m < n)  # pair each draw with one loss draw
+            loss_mean, loss_new = chained.mean[idx], chained.new[idx]
+        else:
+            loss_mean = loss_new = grid["loss"].to_numpy(dtype="float64")[None, :]
+        if "loss_shift" in v:
+            loss_mean, loss_new = loss_mean + v["loss_shift"], loss_new + v["loss_shift"]
+        # The exponential law crosses zero error at low enough loss: floor the law at 0 (an
+        # error rate cannot be negative; ``loss_below_fit`` flags such extrapolations).
+        mean = np.clip(self._error(loss_mean, v, chance), 0.0, 1.0)
+        center = np.clip(self._error(loss_new, v, chance), _P_MIN, 1.0 - _P_MIN)
+        new = self._noisy(center, v, grid, rng)
+        if self.report == "accuracy":
+            return 1.0 - mean, 1.0 - new
+        return np.broadcast_to(mean, new.shape).copy(), new
+
+    def _noisy(self, p: np.ndarray, v, grid: pd.DataFrame, rng) -> np.ndarray:
+        """A new evaluation's error around ``p``, drawn with the likelihood's noise."""
+        if self.kind in ("binomial", "beta_binomial"):
+            n = grid["n_items"].to_numpy(dtype="float64")
+            n = np.broadcast_to(np.rint(n).astype("int64")[None, :], p.shape)
+            if self.kind == "beta_binomial":
+                kappa = v["kappa"]
+                p = rng.beta(p * kappa, (1.0 - p) * kappa)
+            return rng.binomial(n, p) / n
+        if self.kind == "beta":
+            kappa = v["kappa"]
+            return rng.beta(p * kappa, (1.0 - p) * kappa)
+        nu = float(self.spec.get("likelihood.nu", 4.0))
+        return np.clip(p + v["sigma"] * rng.standard_t(nu, size=p.shape), 0.0, 1.0)
+
+    def _loglik(self, v: Mapping[str, np.ndarray], rows: pd.DataFrame) -> np.ndarray:
+        """Log-likelihood of ``rows`` (response rows with ``loss``) per sample of ``v``."""
+        from scipy import stats
+
+        chance = rows["chance"].to_numpy(dtype="float64")[None, :]
+        loss = rows["loss"].to_numpy(dtype="float64")[None, :]
+        if "loss_shift" in v:
+            loss = loss + v["loss_shift"]
+        err = self._error(loss, v, chance)
+        p = np.clip(err, _P_MIN, 1.0 - _P_MIN)
+        truth = rows["truth"].to_numpy(dtype="float64")[None, :]
+        y = truth if self.report == "error" else 1.0 - truth
+        if self.kind in ("binomial", "beta_binomial"):
+            n = rows["n_items"].to_numpy(dtype="float64")[None, :]
+            count = np.rint(y * n)
+            if self.kind == "binomial":
+                ll = stats.binom.logpmf(count, n, p)
+            else:
+                kappa = v["kappa"]
+                ll = stats.betabinom.logpmf(count, n, p * kappa, (1.0 - p) * kappa)
+        elif self.kind == "beta":
+            kappa = v["kappa"]
+            ll = stats.beta.logpdf(np.clip(y, 1e-4, 1.0 - 1e-4), p * kappa, (1.0 - p) * kappa)
+        else:
+            nu = float(self.spec.get("likelihood.nu", 4.0))
+            ll = stats.t.logpdf(y, nu, loc=err, scale=v["sigma"])
+        return ll.sum(axis=1)
+
+    def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
+        """``loss_below_fit``: how far the (median) loss lies below the lowest loss the task
+        was fitted on (the domain's, or the fit's, for a new task); ``extrapolation``: that
+        as a fraction of the fitted loss range. Chained grids also carry the loss fit's
+        ``compute_decades`` and ``params_decades``."""
+        loss = grid["loss"].to_numpy(dtype="float64")
+        low = grid["task"].map(self.task_info["loss_min"]).fillna(self.loss_min).to_numpy()
+        below = np.maximum(0.0, low - loss)
+        return pd.DataFrame({"extrapolation": below / self.loss_range, "loss_below_fit": below})
+
+    # --- baselines ------------------------------------------------------------------------
+    def baseline_predictions(
+        self, train: Observations, points: pd.DataFrame
+    ) -> dict[str, np.ndarray]:
+        """Point-fit baselines for ``points`` (see :mod:`bayes_scaling.baselines`)."""
+        from bayes_scaling.baselines import downstream_baselines
+
+        return downstream_baselines(self, train, points)
+
+
+def _positive(values: pd.Series, grid: pd.DataFrame, col: str, source: str) -> np.ndarray:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = ~(numeric > 0) | ~np.isfinite(numeric)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{source}: row {row + 2}, column {col!r}: must be a positive number, "
+            f"got {grid[col].iloc[row]!r}"
+        )
+    return numeric.to_numpy(dtype="float64")
+
+
+def _select_checkpoints(rows: pd.DataFrame, spec) -> pd.DataFrame:
+    how = spec.get("data.checkpoints", "final")
+    if how not in _CHECKPOINTS:
+        raise SpecError(f"{spec.source}: [data] checkpoints must be one of {_CHECKPOINTS}")
+    if how == "all":
+        return rows
+    last = rows.groupby("run")["tokens"].transform("max")
+    if how == "final":
+        return rows[rows["tokens"] == last]
+    skip = float(spec.get("data.skip_fraction", 0.1))
+    if not 0 <= skip < 1:
+        raise SpecError(f"{spec.source}: [data] skip_fraction must be in [0, 1)")
+    rows = rows[rows["tokens"] > skip * last]
+    most = spec.get("data.max_checkpoints")
+    if most is None:
+        return rows
+    if not isinstance(most, int) or most < 1:
+        raise SpecError(f"{spec.source}: [data] max_checkpoints must be a positive integer")
+    keep = []
+    for _, part in rows.groupby("run", sort=False):
+        tokens = np.unique(part["tokens"].to_numpy())
+        pick = tokens[np.unique(np.rint(np.linspace(0, len(tokens) - 1, most)).astype(int))]
+        keep.append(part[part["tokens"].isin(pick)])
+    return pd.concat(keep)
+
+
+def _loss_fits(loss_fit: Any) -> dict[str, Fit]:
+    """``{input task: Fit}`` from a Fit, a path, a mapping, or a folder of ``<task>.nc``."""
+    if isinstance(loss_fit, Fit):
+        return {str(loss_fit.spec.get("response.task")): loss_fit}
+    if isinstance(loss_fit, Mapping):
+        return {str(k): (f if isinstance(f, Fit) else Fit.load(f)) for k, f in loss_fit.items()}
+    path = Path(loss_fit)
+    if path.is_dir():
+        files = sorted(path.glob("*.nc"))
+        if not files:
+            raise DataError(f"{path}: no loss fit files (*.nc) in this folder")
+        return {f.stem: Fit.load(f) for f in files}
+    fit = Fit.load(path)
+    return {str(fit.spec.get("response.task")): fit}
+
+
+# --- aggregates, unseen tasks -----------------------------------------------------------------
+
+
+def aggregate_tasks(
+    prediction: Prediction,
+    *,
+    tasks: str | Sequence[str] | None = None,
+    name: str | None = None,
+) -> Prediction:
+    """Average a per-task prediction over tasks, draw by draw.
+
+    Points that differ only in their task are averaged (the other grid columns identify an
+    aggregate point; with none, the ``loss``). Every aggregate point must have every task of
+    the set, so averages are always over the same tasks.
+
+    Parameters
+    ----------
+    prediction
+        A downstream :class:`~bayes_scaling.models.base.Prediction` with a ``task`` coordinate.
+    tasks
+        The task set (a preset such as ``"avg17"``, a list, or ``None`` for all tasks present).
+    name
+        The ``task`` label of the aggregate (default: the preset name, or ``"avg<n>"``).
+
+    Returns
+    -------
+    Prediction
+        ``mean`` and ``new`` averaged; ``task = name``, ``n_tasks``, ``truth`` (mean over tasks
+        when every task has one), ``extrapolation`` and ``loss_below_fit`` (largest over tasks),
+        ``loss`` (mean over tasks).
+    """
+    grid = prediction.grid
+    if "task" not in grid.columns:
+        raise DataError("aggregate_tasks needs a prediction with a 'task' column")
+    present = tuple(dict.fromkeys(grid["task"]))
+    names = present if tasks is None else resolve_tasks(tasks, present)
+    label = name or (tasks if isinstance(tasks, str) and tasks in TASK_SETS else f"avg{len(names)}")
+    keep = grid["task"].isin(names).to_numpy()
+    sub = grid[keep].reset_index(drop=True)
+    keys = [c for c in sub.columns if c not in PER_TASK_COLUMNS]
+    if not keys:
+        keys = ["loss"]
+    codes, groups = pd.factorize(pd.MultiIndex.from_frame(sub[keys].astype(object)))
+    counts = sub.groupby(codes)["task"].nunique().to_numpy()
+    if not np.all(counts == len(names)):
+        g = int(np.flatnonzero(counts != len(names))[0])
+        raise DataError(
+            f"aggregate point {dict(zip(keys, groups[g], strict=True))} has {counts[g]} of the "
+            f"{len(names)} tasks; every point must have all of them"
+        )
+    draws = {}
+    for var in ("mean", "new"):
+        x = prediction.draws[var].to_numpy()[:, keep]
+        draws[var] = np.stack([x[:, codes == g].mean(axis=1) for g in range(len(groups))], 1)
+    table = pd.DataFrame(list(groups), columns=keys)
+    by = sub.groupby(codes)
+    table["task"] = label
+    table["n_tasks"] = len(names)
+    for col, how in (("extrapolation", "max"), ("loss_below_fit", "max"), ("loss", "mean")):
+        if col in sub.columns and col not in keys:
+            table[col] = by[col].agg(how).to_numpy()
+    if "truth" in sub.columns:
+        table["truth"] = by["truth"].agg(lambda s: s.mean() if s.notna().all() else np.nan)
+    coords = {c: ("point", table[c].to_numpy()) for c in table.columns}
+    ds = xr.Dataset(
+        {k: (("sample", "point"), v) for k, v in draws.items()},
+        coords={"point": np.arange(len(table)), **coords},
+    )
+    return Prediction(ds)
+
+
+def predict_new_task(
+    fit: Fit,
+    grid: pd.DataFrame,
+    *,
+    observations: Observations | None = None,
+    seed: int = 0,
+    min_ess: float = 50.0,
+    **options: Any,
+) -> Prediction:
+    """Predict tasks absent from the fit, optionally conditioned on a few observations.
+
+    Without ``observations`` this is ``fit.predict``: an unseen task's parameters are drawn
+    from its domain's population. With them, a cheap conditional update: each posterior draw
+    of the population gives one draw of the new task's parameters, weighted by the likelihood
+    of its observations (the same likelihood as the fit), and the draws are resampled by
+    weight (sampling-importance-resampling). The domain and global hyperparameters stay at
+    their fitted posterior — the few new observations are assumed not to move them — so this
+    equals refitting with the task included up to that feedback. When the weights' effective
+    sample size falls below ``min_ess`` a warning recommends a refit
+    (``model_for(fit.spec, data).fit()`` with the rows added).
+
+    Parameters
+    ----------
+    fit
+        A downstream fit.
+    grid
+        Points to predict (as :meth:`~bayes_scaling.models.base.Fit.predict`; unseen tasks
+        need ``chance`` and, for count likelihoods, ``n_items``, and ``domain`` unless the
+        default domain map knows them).
+    observations
+        Tidy rows (response and input loss, as the fit's data) of the unseen task(s).
+    options
+        ``tasks=``, ``loss_fit=`` as for ``fit.predict``.
+
+    Returns
+    -------
+    Prediction
+        ``draws.attrs["ess"]`` holds the importance-sampling ESS per updated task.
+    """
+    model = fit.model
+    if not isinstance(model, DownstreamModel):
+        raise SpecError(f"{fit.spec.source}: predict_new_task needs a downstream fit")
+    grid = model.check_grid(grid, **options)
+    rng = np.random.default_rng(seed)
+    posterior = hierarchy.stacked(fit.posterior)
+    v = model.task_draws(posterior, grid, rng)
+    ess: dict[str, float] = {}
+    if observations is not None:
+        obs = model._rows(observations, None)
+        for task, rows in obs.groupby("task"):
+            if task in model.tasks:
+                raise DataError(f"task {task!r} is in the fit; refit to update a fitted task")
+            cols = np.flatnonzero(grid["task"].to_numpy() == task)
+            if not len(cols):
+                continue
+            probe = rows.assign(**{c: grid[c].iloc[cols[0]] for c in ("domain", "chance")})
+            w = model.task_draws(posterior, probe, rng)  # one draw per sample, every row
+            logw = model._loglik(w, probe)
+            weights = np.exp(logw - logw.max())
+            weights /= weights.sum()
+            ess[str(task)] = float(1.0 / np.sum(weights**2))
+            if ess[str(task)] < min_ess:
+                warnings.warn(
+                    f"new task {task!r}: importance-sampling ESS {ess[str(task)]:.0f} < "
+                    f"{min_ess:g}; the observations are too informative for a cheap update — "
+                    "refit with them included",
+                    stacklevel=2,
+                )
+            idx = rng.choice(len(weights), size=len(weights), p=weights)
+            for k in v:  # resample whole samples: the task's parameters and the loss shift
+                v[k][:, cols] = v[k][idx][:, cols] if k == "loss_shift" else w[k][idx, :1]
+    mean, new = model._predict_from(v, grid, rng)
+    grid = pd.concat([grid, model.extrapolation(grid)], axis=1)
+    coords = {c: ("point", grid[c].to_numpy()) for c in grid.columns}
+    ds = xr.Dataset(
+        {"mean": (("sample", "point"), mean), "new": (("sample", "point"), new)},
+        coords={"point": np.arange(len(grid)), **coords},
+        attrs={"ess": ess},
+    )
+    return Prediction(ds)
