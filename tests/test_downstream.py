@@ -281,8 +281,9 @@ def _inside(fit, sim, prob: float) -> list[bool]:
 def test_parameter_recovery(kind, noise):
     """Global and domain parameters of a 4-domain testbed fall inside their intervals.
 
-    Twelve checks per fit are not independent and each misses 10% of the time by design, so
-    the test asks for all inside the 99% intervals and at least 80% inside the 90% ones.
+    Fifteen checks per fit are not independent and each misses 10% of the time by design, so
+    the test allows at most one outside the 99% intervals (all fifteen inside happens only
+    ~86% of the time even for a perfect sampler) and asks for at least 80% inside the 90% ones.
     """
     sim = simulate_downstream(
         seed=11,
@@ -294,7 +295,7 @@ def test_parameter_recovery(kind, noise):
         seed=0, draws=600, tune=600, chains=2, progressbar=False
     )
     assert fit.diagnostics().rhat_max < 1.05
-    assert all(_inside(fit, sim, 0.99))
+    assert sum(not hit for hit in _inside(fit, sim, 0.99)) <= 1
     assert np.mean(_inside(fit, sim, 0.9)) >= 0.8
 
 
