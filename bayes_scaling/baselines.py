@@ -176,35 +176,40 @@ ERROR_PARAMS = ("epsilon", "k", "gamma")
 SIGMOID_PARAMS = ("a", "k", "L0", "b")
 
 
+def _curve_fit_best(f, x: np.ndarray, y: np.ndarray, starts, **kwargs) -> np.ndarray:
+    """``curve_fit`` from each start; the parameters with the smallest squared error."""
+    best: tuple[float, np.ndarray] | None = None
+    for p0 in starts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", OptimizeWarning)
+                popt, _ = curve_fit(f, x, y, p0=p0, **kwargs)
+        except RuntimeError:
+            continue
+        sse = float(np.sum((f(x, *popt) - y) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, popt)
+    if best is None:
+        raise RuntimeError(f"curve_fit of {f.__doc__ or 'the law'} failed from every start")
+    return best[1]
+
+
 def fit_error_curve_fit(loss: np.ndarray, error: np.ndarray) -> dict[str, float]:
     """``Err(L) = ε − k·exp(−γL)`` by least squares (``scipy.optimize.curve_fit``)."""
 
     def f(x, epsilon, k, gamma):
+        """Err(L)"""
         return laws.error_from_loss(x, epsilon, k, gamma)
 
-    best: tuple[float, np.ndarray] | None = None
-    for gamma0 in (0.3, 0.7, 1.5):
-        eps0 = float(np.max(error)) + 0.05
-        k0 = max((eps0 - float(np.min(error))) * np.exp(gamma0 * float(np.min(loss))), 1e-3)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OptimizeWarning)
-                popt, _ = curve_fit(
-                    f,
-                    loss,
-                    error,
-                    p0=(eps0, k0, gamma0),
-                    bounds=([0.0, 0.0, 0.0], [2.0, np.inf, 20.0]),
-                    maxfev=20000,
-                )
-        except RuntimeError:
-            continue
-        sse = float(np.sum((f(loss, *popt) - error) ** 2))
-        if best is None or sse < best[0]:
-            best = (sse, popt)
-    if best is None:
-        raise RuntimeError("curve_fit of Err(L) failed from every start")
-    return dict(zip(ERROR_PARAMS, map(float, best[1]), strict=True))
+    eps0 = float(np.max(error)) + 0.05
+    starts = [
+        (eps0, max((eps0 - float(np.min(error))) * np.exp(g * float(np.min(loss))), 1e-3), g)
+        for g in (0.3, 0.7, 1.5)
+    ]
+    popt = _curve_fit_best(
+        f, loss, error, starts, bounds=([0.0, 0.0, 0.0], [2.0, np.inf, 20.0]), maxfev=20000
+    )
+    return dict(zip(ERROR_PARAMS, map(float, popt), strict=True))
 
 
 def fit_sigmoid_curve_fit(
@@ -216,24 +221,13 @@ def fit_sigmoid_curve_fit(
     y = np.append(accuracy, task_max)
 
     def f(x, a, k, L0, b):
+        """the accuracy sigmoid"""
         return laws.accuracy_sigmoid(x, a, k, L0, b)
 
-    best: tuple[float, np.ndarray] | None = None
     lo = float(np.min(accuracy))
-    for k0 in (-2.0, -5.0, -10.0):
-        p0 = (task_max - lo, k0, float(np.median(loss)), lo)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OptimizeWarning)
-                popt, _ = curve_fit(f, x, y, p0=p0, maxfev=100000)
-        except RuntimeError:
-            continue
-        sse = float(np.sum((f(x, *popt) - y) ** 2))
-        if best is None or sse < best[0]:
-            best = (sse, popt)
-    if best is None:
-        raise RuntimeError("curve_fit of the accuracy sigmoid failed from every start")
-    return dict(zip(SIGMOID_PARAMS, map(float, best[1]), strict=True))
+    starts = [(task_max - lo, k0, float(np.median(loss)), lo) for k0 in (-2.0, -5.0, -10.0)]
+    popt = _curve_fit_best(f, x, y, starts, maxfev=100000)
+    return dict(zip(SIGMOID_PARAMS, map(float, popt), strict=True))
 
 
 def fit_average_error(

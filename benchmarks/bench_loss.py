@@ -13,28 +13,15 @@ Run: ``.venv/bin/python benchmarks/bench_loss.py`` (writes ``benchmarks/results/
 
 from __future__ import annotations
 
-import pandas as pd
 from _common import ess_per_second, timer, write_results
 
 from bayes_scaling import fit
 from bayes_scaling.data import load
+from bayes_scaling.data.gadre import HOLDOUT
 from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.validate import backtest
 
-#: The testbed README's HOLDOUT table: runs deliberately absent from the data.
-ABSENT = pd.DataFrame(
-    {
-        "run": [
-            "rpj-open_lm_1b-32.0",
-            "rpj-open_lm_7b-1.0",
-            "c4_original-open_lm_7b-1.0",
-            "rw_original-open_lm_7b-1.0",
-        ],
-        "dataset": ["redpajama", "redpajama", "c4", "refinedweb"],
-        "params": [1_439_795_200, 6.89e9, 6.89e9, 6.89e9],
-        "tokens": [921.5e9, 137.8e9, 137.8e9, 137.8e9],
-    }
-)
+ABSENT = HOLDOUT
 EPOCH = {  # Besiroglu et al. (2024): estimate and 95% bootstrap interval
     "E": (1.817, 1.769, 1.871),
     "A": (482.0, 285.0, 744.0),

@@ -7,10 +7,9 @@ note come from the longer runs described in the family's report.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from bayes_scaling.data.gadre import load_gadre
+from bayes_scaling.data.gadre import HOLDOUT, load_gadre
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
@@ -20,13 +19,7 @@ from bayes_scaling.spec import load_spec
 pytestmark = pytest.mark.slow
 SAMPLING = {"draws": 300, "tune": 300, "chains": 2, "progressbar": False}
 #: The four configurations withheld from the testbed (its README's HOLDOUT table).
-GADRE_TARGETS = pd.DataFrame(
-    {
-        "dataset": ["redpajama", "redpajama", "c4", "refinedweb"],
-        "params": [1_439_795_200, 6.89e9, 6.89e9, 6.89e9],
-        "tokens": [921.5e9, 137.8e9, 137.8e9, 137.8e9],
-    }
-)
+GADRE_TARGETS = HOLDOUT.drop(columns="run")
 
 
 @pytest.fixture(scope="module")

@@ -2,23 +2,17 @@
 parameter recovery on simulated testbeds."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bayes_scaling import fit
 from bayes_scaling.data import load
+from bayes_scaling.data.gadre import HOLDOUT
 from bayes_scaling.data.simulate import GADRE_TABLE6, simulate_overtraining
 from bayes_scaling.validate import backtest
 
 pytestmark = pytest.mark.slow
 SAMPLING = {"draws": 500, "tune": 500, "chains": 4, "progressbar": False}
-ABSENT = pd.DataFrame(
-    {
-        "dataset": ["redpajama", "redpajama", "c4", "refinedweb"],
-        "params": [1_439_795_200, 6.89e9, 6.89e9, 6.89e9],
-        "tokens": [921.5e9, 137.8e9, 137.8e9, 137.8e9],
-    }
-)
+ABSENT = HOLDOUT.drop(columns="run")
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,21 @@ from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.data.tidy import DomainSpec, finalize
 
 #: The 17 tasks on which at least one 0.154B model is 10 points above chance (the paper's subset).
+#: The four runs withheld from the shared copy of the testbed (its README's HOLDOUT table), the
+#: paper's extrapolation targets, as a prediction grid: ``run, dataset, params, tokens``.
+HOLDOUT = pd.DataFrame(
+    {
+        "run": [
+            "rpj-open_lm_1b-32.0",
+            "rpj-open_lm_7b-1.0",
+            "c4_original-open_lm_7b-1.0",
+            "rw_original-open_lm_7b-1.0",
+        ],
+        "dataset": ["redpajama", "redpajama", "c4", "refinedweb"],
+        "params": [1_439_795_200.0, 6.89e9, 6.89e9, 6.89e9],
+        "tokens": [921.5e9, 137.8e9, 137.8e9, 137.8e9],
+    }
+)
 TASKS_17: tuple[str, ...] = (
     "arc_easy",
     "bigbench_cs_algorithms",
