@@ -99,15 +99,7 @@ class ScalingModel(ABC):
             raise DataError(f"{source}: prediction grid lacks column(s) {missing}")
         out = grid.reset_index(drop=True).copy()
         for col in self.grid_columns:
-            values = pd.to_numeric(out[col], errors="coerce")
-            bad = ~(values > 0) | ~np.isfinite(values)
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataError(
-                    f"{source}: row {row + 2}, column {col!r}: must be a positive number, "
-                    f"got {grid[col].iloc[row]!r}"
-                )
-            out[col] = values.astype("float64")
+            out[col] = positive_column(out, col, source=source)
         return out
 
     # --- shared machinery -----------------------------------------------------------------
@@ -151,6 +143,20 @@ class ScalingModel(ABC):
                 self.build(), seed=seed, cores=cores, progressbar=progressbar, **settings
             )
         return Fit(self.spec, self.data, tree, seed)
+
+
+def positive_column(grid: pd.DataFrame, col: str, *, source: str = "<grid>") -> np.ndarray:
+    """``grid[col]`` as float64; a :class:`DataError` names the first row (its CSV line) whose
+    value is not a positive finite number."""
+    values = pd.to_numeric(grid[col], errors="coerce")
+    bad = ~(values > 0) | ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{source}: row {row + 2}, column {col!r}: must be a positive number, "
+            f"got {grid[col].iloc[row]!r}"
+        )
+    return values.to_numpy(dtype="float64")
 
 
 def model_for(spec: ModelSpec | str | Path, data: Observations) -> ScalingModel:

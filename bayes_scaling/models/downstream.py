@@ -50,7 +50,7 @@ from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
-from bayes_scaling.models.base import Fit, Prediction, ScalingModel
+from bayes_scaling.models.base import Fit, Prediction, ScalingModel, positive_column
 from bayes_scaling.spec import SpecError
 
 FORM_PARAMS: dict[str, tuple[str, ...]] = {
@@ -382,7 +382,7 @@ class DownstreamModel(ScalingModel):
                 "or 'params' and 'tokens' with loss_fit="
             )
         for col in numeric:
-            out[col] = _positive(out[col], grid, col, source)
+            out[col] = positive_column(out, col, source=source)
         if tasks is not None:
             if "task" in out.columns:
                 raise DataError(f"{source}: the grid has a 'task' column and tasks= was given")
@@ -613,18 +613,6 @@ class DownstreamModel(ScalingModel):
         from bayes_scaling.baselines import downstream_baselines
 
         return downstream_baselines(self, train, points)
-
-
-def _positive(values: pd.Series, grid: pd.DataFrame, col: str, source: str) -> np.ndarray:
-    numeric = pd.to_numeric(values, errors="coerce")
-    bad = ~(numeric > 0) | ~np.isfinite(numeric)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{source}: row {row + 2}, column {col!r}: must be a positive number, "
-            f"got {grid[col].iloc[row]!r}"
-        )
-    return numeric.to_numpy(dtype="float64")
 
 
 def _select_checkpoints(rows: pd.DataFrame, spec) -> pd.DataFrame:
