@@ -97,7 +97,7 @@ from distributed import Client, LocalCluster, Nanny, as_completed
 
 from bayes_scaling import atomic, inference
 from bayes_scaling.data.schema import Observations
-from bayes_scaling.hashing import digest
+from bayes_scaling.hashing import canonical_json, digest
 from bayes_scaling.inference import compile_model, merge_chains, sample_chain
 from bayes_scaling.spec import ModelSpec, load_spec
 from bayes_scaling.sweep import FitTask, Sweep, load_sweep
@@ -270,7 +270,7 @@ def _model_on_worker(spec: dict, source: str, data: Observations, sampler: str):
     """Build (and compile) the model once per worker for all its chains of one fit."""
     from bayes_scaling.models.base import model_for
 
-    key = digest(json.dumps(spec, sort_keys=True), data.fingerprint(), sampler)
+    key = digest(canonical_json(spec), data.fingerprint(), sampler)
     with _MODELS_LOCK:
         if key in _MODELS:
             _MODELS.move_to_end(key)

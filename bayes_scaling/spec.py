@@ -90,13 +90,7 @@ class ModelSpec:
     @classmethod
     def from_toml(cls, path: str | Path) -> ModelSpec:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise SpecError(f"{path}: spec file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"{path}: not valid TOML: {exc}") from exc
-        return cls.from_dict(raw, source=str(path))
+        return cls.from_dict(read_toml(path, what="spec"), source=str(path))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "<spec>") -> ModelSpec:
@@ -193,6 +187,16 @@ class ModelSpec:
         ta = sampler.get("target_accept", 0.9)
         if not isinstance(ta, float) or not 0 < ta < 1:
             raise SpecError(f"{self.source}: [sampler] target_accept must be in (0, 1)")
+
+
+def read_toml(path: Path, *, what: str, error: type[Exception] = SpecError) -> dict[str, Any]:
+    """The TOML file at ``path``; ``error`` names the file when it is missing or malformed."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{path}: {what} file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from exc
 
 
 def _param(name: str, table: Any, *, where: str) -> ParamSpec:

@@ -64,7 +64,6 @@ and a rerun of the sweep finds it done.
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,7 +75,7 @@ import pandas as pd
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hashing import canonical_json, digest
 from bayes_scaling.priors import SpecError
-from bayes_scaling.spec import ModelSpec, load_spec
+from bayes_scaling.spec import ModelSpec, load_spec, read_toml
 
 _TOP_KEYS = {
     "name",
@@ -209,12 +208,7 @@ class Sweep:
     @classmethod
     def from_toml(cls, path: str | Path) -> Sweep:
         path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise SweepError(f"{path}: sweep file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SweepError(f"{path}: not valid TOML: {exc}") from exc
+        raw = read_toml(path, what="sweep", error=SweepError)
         raw.setdefault("name", path.stem)
         return cls.from_dict(raw, source=str(path), base=path.resolve().parent)
 
