@@ -119,11 +119,8 @@ def backtest(
     grid = points.drop(columns=["truth"])
     pred = fit.predict(grid).table(ci=ci)
     table = points.copy()
-    for col in ("mean", "median", "lower", "upper", "mean_lower", "mean_upper"):
+    for col in pred.columns.difference(points.columns, sort=False):
         table[col] = pred[col].to_numpy()
-    for col in pred.columns.difference(points.columns):
-        if col not in table:
-            table[col] = pred[col].to_numpy()
     table["abs_error"] = (table["median"] - table["truth"]).abs()
     table["rel_error"] = table["abs_error"] / table["truth"].abs()
     table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
