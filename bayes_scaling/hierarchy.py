@@ -11,7 +11,10 @@ Names in the posterior, for a parameter ``p``:
 - ``p``: the value (after the link) at the finest pooled level, or a scalar when shared;
 - ``p_mu``: the population latent (link scale) when pooled; ``p_sd_<level>`` its scales;
 - ``p_<level>``: the value at each coarser pooled level (e.g. ``k_domain``);
-- ``p_z_<level>``: non-centred offsets.
+- ``p_z_<level>``: non-centred offsets (``p_<level>_latent`` when that level is centred).
+
+A group that is the only member of its parent (a domain with one task) takes its parent's
+value; its own offset is left to the prior, as for a group without data.
 """
 
 from __future__ import annotations
@@ -102,20 +105,31 @@ def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
         fine = pooled[0]
         latent = p.prior.create(f"{p.name}_latent", dims=fine.name)
     else:
+        if isinstance(p.centered, tuple) and set(p.centered) - {lv.name for lv in pooled}:
+            raise ValueError(
+                f"parameter {p.name!r}: centered levels {sorted(p.centered)} must be among "
+                f"its pooled levels {[lv.name for lv in pooled]}"
+            )
         latent = p.prior.create(f"{p.name}_mu")
         parent_level: Level | None = None
         for lv in pooled:
             sd = p.sd_for(lv.name).create(f"{p.name}_sd_{lv.name}")
-            parent = (
-                latent
-                if parent_level is None
-                else latent[ancestor_index(levels, lv.name, parent_level.name)]
-            )
-            if p.centered:
+            if parent_level is None:
+                parent = latent
+            else:
+                up = ancestor_index(levels, lv.name, parent_level.name)
+                parent = latent[up]
+            if p.is_centered(lv.name):
                 latent = pm.Normal(f"{p.name}_{lv.name}_latent", parent, sd, dims=lv.name)
             else:
                 z = pm.Normal(f"{p.name}_z_{lv.name}", 0.0, 1.0, dims=lv.name)
                 latent = parent + sd * z
+            if parent_level is not None:
+                # A group that is its parent's only member takes the parent's value: data
+                # cannot tell the two apart, and the extra offset only makes a ridge.
+                only = np.bincount(up, minlength=len(parent_level.labels))[up] == 1
+                if only.any():
+                    latent = pt.where(only, parent, latent)
             if lv is not pooled[-1]:
                 pm.Deterministic(f"{p.name}_{lv.name}", _inverse_link(p.link, latent), dims=lv.name)
             parent_level = lv

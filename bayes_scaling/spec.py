@@ -60,9 +60,11 @@ class ParamSpec:
     """One law parameter: its prior on the latent scale, link and pooling.
 
     ``value = inverse_link(latent)``. With ``pooling = "partial"`` the latent of each group is
-    the parent's latent plus ``sd[level] · z`` (non-centred unless ``centered``), level by
-    level; ``"shared"`` is one value for all groups; ``"none"`` is one independent value per
-    group under ``prior``.
+    the parent's latent plus ``sd[level] · z``, level by level: non-centred unless
+    ``centered`` (``True`` for every level, or the names of the levels to centre — centre a
+    level whose groups the data pin down well, e.g. tasks with many checkpoints);
+    ``"shared"`` is one value for all groups; ``"none"`` is one independent value per group
+    under ``prior``.
     """
 
     name: str
@@ -70,7 +72,13 @@ class ParamSpec:
     link: str = "identity"
     pooling: str | tuple[str, ...] = "shared"
     sd: dict[str, Prior] | Prior | None = None
-    centered: bool = False
+    centered: bool | tuple[str, ...] = False
+
+    def is_centered(self, level: str) -> bool:
+        """Whether the offsets of ``level`` are centred (see the class docstring)."""
+        return self.centered is True or (
+            isinstance(self.centered, tuple) and level in self.centered
+        )
 
     def sd_for(self, level: str) -> Prior:
         if isinstance(self.sd, Prior):
@@ -232,8 +240,10 @@ def _param(name: str, table: Any, *, where: str) -> ParamSpec:
     if pooling not in ("shared", "none") and sd is None:
         raise SpecError(f"{where}: pooling {pooling!r} needs an 'sd' prior for the group scale")
     centered = table.get("centered", False)
-    if not isinstance(centered, bool):
-        raise SpecError(f"{where}.centered: must be true or false")
+    if isinstance(centered, list) and all(isinstance(c, str) for c in centered):
+        centered = tuple(centered)
+    elif not isinstance(centered, bool):
+        raise SpecError(f"{where}.centered: must be true, false or a list of group levels")
     return ParamSpec(name, prior, link, pooling, sd, centered)
 
 
