@@ -1,95 +1,274 @@
-"""Benchmark: a full fit of the downstream family on the 46-task Gadre et al. testbed.
+"""Downstream family on real data: the numbers for issue 3's closing note.
 
-Fits ``models/error_from_loss.toml`` (every task its own curve, pooled by domain, beta-binomial
-likelihood) on all 100 runs × 46 tasks and writes wall time, ESS per second, divergences and the
-convergence verdict to ``benchmarks/results/downstream.json``.
+Run: ``.venv/bin/python benchmarks/bench_downstream.py [--parts gadre olmo timing]`` (writes
+``benchmarks/results/downstream.json``; parts not run keep their previous results).
 
-Usage::
-
-    .venv/bin/python benchmarks/bench_downstream.py [--draws 1000 --tune 1000 --chains 2]
+1. ``gadre``: the over-training testbed, fit on runs with N < 1e9, both per-task forms
+   (``error_from_loss``: exponential; ``error_sigmoid``). The 17-task average error of the
+   1.4B runs present, at their observed loss (direct) and chained from (dataset, N, D) through
+   a loss fit on the same split, with relative error and coverage next to Gadre et al.'s point
+   method (``curve_fit`` of the average per dataset; chained through a Huber/L-BFGS loss fit);
+   the four absent configurations with intervals.
+2. ``olmo``: the OLMo ladder, fit on the 190M-1B runs (``accuracy_sigmoid`` on task bpb, one
+   Chinchilla loss fit per task), the 3B runs' final-checkpoint accuracies chained from (N, D),
+   per task, next to the paper's two-step point method; the 7B and 13B targets.
+3. ``holdout``: leave one task out of the 17 (tasks whose domain keeps another task), fit
+   ``error_sigmoid`` on the rest, predict the task's rows from its domain's population:
+   coverage of the 90% intervals and absolute error.
+4. ``timing``: a full fit of the 46-task testbed (every run), 2 chains on 2 cores: wall time,
+   ESS/s, divergences, R-hat.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import time
-from pathlib import Path
 
 import arviz as az
 import numpy as np
+import pandas as pd
+from _common import RESULTS, ess_per_second, timer, write_results
 
-from bayes_scaling import fitfile
-from bayes_scaling.data.gadre import load_gadre
+from bayes_scaling import laws
+from bayes_scaling.baselines import fit_average_error, fit_loss_huber, loss_law
+from bayes_scaling.data.gadre import HOLDOUT, TASKS_17, load_gadre
+from bayes_scaling.data.olmo_ladder import PARAMS, load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
-from bayes_scaling.inference import available_cpus
+from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
+from bayes_scaling.models.downstream import aggregate_tasks
 from bayes_scaling.spec import load_spec
 
-OUT = Path(__file__).resolve().parent / "results" / "downstream.json"
+SAMPLING = {"draws": 1000, "tune": 1000, "chains": 2, "progressbar": False, "seed": 0}
+OLMO_TARGETS = pd.DataFrame(  # the ladder paper's targets (Bhagia et al. 2024)
+    {"run": ["OLMo-7B", "OLMo-13B"], "params": [PARAMS["7B"], PARAMS["13B"]],
+     "tokens": [3.945e12, 5e12]}
+)  # fmt: skip
+
+
+def _scored(table: pd.DataFrame, truth: pd.Series) -> dict:
+    t = table.set_index("run").loc[truth.index]
+    rel = (t["median"] - truth).abs() / truth
+    covered = (t["lower"] <= truth) & (truth <= t["upper"])
+    return {
+        "median_rel_error": round(float(rel.median()), 4),
+        "covered": f"{int(covered.sum())}/{len(covered)}",
+        "runs": {
+            run: {"truth": round(float(truth[run]), 4), **_interval(t.loc[run])}
+            for run in truth.index
+        },
+    }
+
+
+def _interval(row: pd.Series) -> dict:
+    return {k: round(float(row[k]), 4) for k in ("median", "lower", "upper")}
+
+
+def gadre(root) -> dict:
+    data = load_gadre(root / "overtraining")
+    train, test = data.select("params < 1e9"), data.select("params >= 1e9")
+    loss_fit = model_for(load_spec("loss_overtraining"), train).fit(**SAMPLING)
+    out: dict = {"split": "fit N < 1e9, predict the 1.4B runs", "sampling": SAMPLING}
+    for name in ("error_from_loss", "error_sigmoid"):
+        model = model_for(load_spec(name).updated({"response": {"tasks": "avg17"}}), train)
+        res: dict = {}
+        with timer(res, "fit_seconds"):
+            fit = model.fit(**SAMPLING)
+        res["diagnostics"] = fit.diagnostics().verdict
+        points = model.points(test)
+        truth = points.groupby("run")["truth"].mean()
+        runs = points.groupby("run", as_index=False).first()[["run", "dataset", "params", "tokens"]]
+        direct = fit.predict(points.drop(columns=["truth"]))
+        res["direct"] = _scored(aggregate_tasks(direct, tasks="avg17").table(), truth)
+        chained = fit.predict(runs, loss_fit=loss_fit, tasks="avg17")
+        res["chained"] = _scored(aggregate_tasks(chained, tasks="avg17").table(), truth)
+        absent = aggregate_tasks(
+            fit.predict(HOLDOUT, loss_fit=loss_fit, tasks="avg17"), tasks="avg17"
+        ).table()
+        res["absent"] = {
+            row.run: {**_interval(pd.Series(row._asdict())), "loss": round(row.loss, 4)}
+            for row in absent.itertuples()
+        }
+        per_task = direct.table().assign(truth=points["truth"].to_numpy())
+        per_task["covered"] = per_task["lower"].le(per_task["truth"]) & per_task["upper"].ge(
+            per_task["truth"]
+        )
+        res["per_task_direct_coverage"] = round(float(per_task["covered"].mean()), 3)
+        out[name] = res
+    out["curve_fit_average"] = _gadre_point_method(model, train, test, truth)
+    return out
+
+
+def _gadre_point_method(model, train: Observations, test: Observations, truth) -> dict:
+    """Gadre et al.: Err(L) on the 17-task mean per dataset; L(N, D) by Huber/L-BFGS."""
+    rows = model.points(train)
+    params = fit_average_error(rows, TASKS_17, by="dataset")
+    pts = model.points(test).groupby("run").first()
+    direct = pd.Series(
+        [
+            laws.error_from_loss(r.loss, **params[r.dataset])
+            for r in pts.loc[truth.index].itertuples()
+        ],
+        index=truth.index,
+    )
+    f = train.frame
+    final = f[(f["metric"] == "loss") & (f["task"] == "c4_val")]
+    chained = {}
+    for ds, part in final.groupby("dataset"):
+        p = fit_loss_huber(
+            "overtraining",
+            part["params"].to_numpy(),
+            part["tokens"].to_numpy(),
+            part["value"].to_numpy(),
+        )
+        for r in pts[pts["dataset"] == ds].itertuples():
+            loss = loss_law("overtraining", np.array([r.params]), np.array([r.tokens]), p)[0]
+            chained[r.Index] = laws.error_from_loss(loss, **params[ds])
+    chained = pd.Series(chained).loc[truth.index]
+    rel = lambda pred: round(float(((pred - truth).abs() / truth).median()), 4)  # noqa: E731
+    return {
+        "direct_median_rel_error": rel(direct),
+        "chained_median_rel_error": rel(chained),
+        "direct": direct.round(4).to_dict(),
+        "chained": chained.round(4).to_dict(),
+    }
+
+
+def olmo(root) -> dict:
+    mmlu = ("mmlu_stem", "mmlu_humanities", "mmlu_social_sciences", "mmlu_other")
+    data = load_olmo_ladder(root / "olmo-ladder", domains={t: "mmlu" for t in mmlu})
+    f = data.frame
+    rerun = f["run"].str.endswith("rerun")
+    train = Observations(
+        f[(f["params"] < 2e9) & ~rerun & (f["multiplier_label"] != "0.5xC")], "ladder 190M-1B"
+    )
+    test = Observations(f[(f["size"] == "3B") & ~rerun], "ladder 3B")
+    model = model_for(load_spec("accuracy_sigmoid"), train)
+    out: dict = {"split": "fit 190M-1B (1xC-10xC), predict 3B final checkpoints"}
+    with timer(out, "fit_seconds"):
+        fit = model.fit(**SAMPLING)
+    out["diagnostics"] = fit.diagnostics().verdict
+    loss_fits = {}
+    for task in model.tasks:
+        spec = load_spec("loss_chinchilla").updated(
+            {
+                "response": {"task": task, "metric": "bpb"},
+                "params": {"E": {"prior": {"dist": "Normal", "mu": -0.7, "sigma": 1.0}}},
+            }
+        )
+        loss_fits[task] = model_for(spec, train).fit(**SAMPLING)
+    out["loss_fit_rhat_max"] = round(max(x.diagnostics().rhat_max for x in loss_fits.values()), 4)
+    points = model.points(test)
+    points = points[points["tokens"] == points.groupby("run")["tokens"].transform("max")]
+    points = points.reset_index(drop=True)
+    grid = points[["run", "params", "tokens", "task"]]
+    table = fit.predict(grid, loss_fit=loss_fits).table()
+    table["truth"] = points["truth"].to_numpy()
+    table["two_step"] = model.baseline_predictions(train, points.drop(columns=["truth"]))[
+        "two_step"
+    ]
+    table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
+    table["abs_error_points"] = 100 * (table["median"] - table["truth"]).abs()
+    table["two_step_abs_error_points"] = 100 * (table["two_step"] - table["truth"]).abs()
+    columns = ["truth", "median", "lower", "upper", "covered", "abs_error_points", "two_step"]
+    columns.append("two_step_abs_error_points")
+    out["per_task"] = table.groupby("task")[columns].mean().round(4).to_dict(orient="index")
+    out["mae_points"] = round(float(100 * (table["median"] - table["truth"]).abs().mean()), 2)
+    out["two_step_mae_points"] = round(
+        float(100 * (table["two_step"] - table["truth"]).abs().mean()), 2
+    )
+    out["coverage"] = round(float(table["covered"].mean()), 3)
+    targets = fit.predict(OLMO_TARGETS, loss_fit=loss_fits, tasks="all")
+    avg = aggregate_tasks(targets, name="average").table()
+    out["targets"] = {
+        row.run: _interval(pd.Series(row._asdict())) for row in avg.itertuples(index=False)
+    }
+    out["targets_per_task"] = {
+        f"{row.run} {row.task}": _interval(pd.Series(row._asdict()))
+        for row in targets.table().itertuples(index=False)
+    }
+    return out
+
+
+def holdout(root) -> dict:
+    data = load_gadre(root / "overtraining").select("params < 1e9")
+    spec = load_spec("error_sigmoid").updated({"response": {"tasks": "avg17"}})
+    domains = model_for(spec, data).task_info["domain"]
+    shared = domains[domains.duplicated(keep=False)]
+    rows = []
+    for task, domain in shared.items():
+        rest = [t for t in TASKS_17 if t != task]
+        model = model_for(spec.updated({"response": {"tasks": rest}}), data)
+        fit = model.fit(**{**SAMPLING, "draws": 300, "tune": 300})
+        pts = model_for(spec.updated({"response": {"tasks": [task]}}), data).table
+        table = fit.predict(pts.drop(columns=["truth"])).table()
+        covered = (table["lower"] <= pts["truth"]) & (pts["truth"] <= table["upper"])
+        rows.append(
+            {
+                "task": task,
+                "domain": domain,
+                "coverage": float(covered.mean()),
+                "mae_points": float(100 * (table["median"] - pts["truth"]).abs().mean()),
+                "width_points": float(100 * (table["upper"] - table["lower"]).mean()),
+            }
+        )
+    t = pd.DataFrame(rows)
+    return {
+        "n_tasks": len(t),
+        "coverage": round(float(t["coverage"].mean()), 3),
+        "mae_points": round(float(t["mae_points"].mean()), 2),
+        "tasks": t.round(3).to_dict(orient="records"),
+    }
+
+
+def timing(root, *, spec_name: str, draws: int, tune: int) -> dict:
+    data = load_gadre(root / "overtraining")
+    model = model_for(load_spec(spec_name), data)
+    out: dict = {
+        "spec": spec_name,
+        "n_tasks": len(model.tasks),
+        "n_domains": len(model.domains),
+        "n_observations": len(model.table),
+        "draws": draws,
+        "tune": tune,
+        "chains": 2,
+        "cores": 2,
+    }
+    with timer(out, "wall_seconds"):
+        fit = model.fit(draws=draws, tune=tune, chains=2, cores=2, seed=0, progressbar=False)
+    diag = fit.diagnostics()
+    names = [v for v in fit.posterior.data_vars if not v.startswith("y")]
+    summary = az.summary(fit.posterior[names], kind="diagnostics")
+    out["ess_bulk_min_per_second"] = round(ess_per_second(summary, out["wall_seconds"]), 3)
+    out["ess_bulk_median"] = float(summary["ess_bulk"].median())
+    out["divergences"] = diag.divergences
+    out["rhat_max"] = round(diag.rhat_max, 4)
+    out["verdict"] = diag.verdict
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=2)
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--tasks", default="avg46", help="task set (avg46, avg17, a list)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--parts", nargs="+", default=["gadre", "olmo", "holdout", "timing"])
+    parser.add_argument("--timing-spec", default="error_sigmoid")
+    parser.add_argument("--draws", type=int, default=500, help="timing part")
+    parser.add_argument("--tune", type=int, default=500, help="timing part")
     args = parser.parse_args()
-
-    data = load_gadre(shared_data_dir() / "overtraining")
-    spec = load_spec("error_from_loss").updated({"response": {"tasks": args.tasks}})
-    model = model_for(spec, data)
-    start = time.perf_counter()
-    fit = model.fit(
-        seed=args.seed,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        cores=args.cores,
-        progressbar=False,
-    )
-    wall = time.perf_counter() - start
-    diag = fit.diagnostics()
-    names = [v for v in fit.posterior.data_vars if not v.startswith("y")]
-    ess = az.ess(fit.posterior[names], method="bulk")
-    values = np.concatenate([np.ravel(ess[v].to_numpy()) for v in ess.data_vars])
-    result = {
-        "benchmark": "downstream error-from-loss, Gadre et al. testbed",
-        "spec": spec.name,
-        "tasks": args.tasks,
-        "n_tasks": len(model.tasks),
-        "n_domains": len(model.domains),
-        "n_observations": len(model.table),
-        "n_runs": int(model.table["run"].nunique()),
-        "likelihood": model.kind,
-        "sampler": spec.sampler["name"],
-        "draws": args.draws,
-        "tune": args.tune,
-        "chains": args.chains,
-        "cores": args.cores,
-        "available_cpus": available_cpus(),
-        "wall_seconds": round(wall, 1),
-        "ess_bulk_min": round(float(np.nanmin(values)), 1),
-        "ess_bulk_median": round(float(np.nanmedian(values)), 1),
-        "ess_bulk_min_per_second": round(float(np.nanmin(values)) / wall, 3),
-        "ess_bulk_median_per_second": round(float(np.nanmedian(values)) / wall, 3),
-        "divergences": diag.divergences,
-        "rhat_max": round(diag.rhat_max, 4),
-        "converged": diag.ok,
-        "verdict": diag.verdict,
-        "versions": fitfile.versions(),
-        "machine": platform.platform(),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(args.out)
-    print(json.dumps(result, indent=2))
+    root = shared_data_dir()
+    previous = RESULTS / "downstream.json"
+    results = json.loads(previous.read_text()) if previous.exists() else {}
+    results = {k: v for k, v in results.items() if k in ("gadre", "olmo", "holdout", "timing")}
+    if "gadre" in args.parts:
+        results["gadre"] = gadre(root)
+    if "olmo" in args.parts:
+        results["olmo"] = olmo(root)
+    if "holdout" in args.parts:
+        results["holdout"] = holdout(root)
+    if "timing" in args.parts:
+        results["timing"] = timing(
+            root, spec_name=args.timing_spec, draws=args.draws, tune=args.tune
+        )
+    write_results("downstream", results)
 
 
 if __name__ == "__main__":
