@@ -1,19 +1,26 @@
 """Backtests: fit on a training selection, predict the held-out points, score both the
-posterior and the point-fit baselines on the same split."""
+posterior and the point-fit baselines on the same split. Simulation-based calibration (SBC):
+refit datasets drawn from the model's own prior predictive and check the ranks of the truth."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pymc as pm
+import xarray as xr
+from scipy import stats
 
-from bayes_scaling import fitfile
+from bayes_scaling import fitfile, inference
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
+from bayes_scaling.hierarchy import stacked
 from bayes_scaling.models.base import Fit, model_for
 from bayes_scaling.spec import ModelSpec, load_spec
 
@@ -131,3 +138,235 @@ def backtest(
                 np.abs(values - table["truth"]) / table["truth"].abs()
             )
     return Backtest(fit, table, train, test, ci)
+
+
+# --- simulation-based calibration ------------------------------------------------------------
+@dataclass
+class SBC:
+    """Simulation-based calibration of a spec on a design (Talts et al. 2018).
+
+    ``truth`` (``replicate, parameter``) holds the prior draws that generated each simulated
+    dataset; ``draws`` (``replicate, draw, parameter``) the ``L`` thinned posterior draws of the
+    refit. ``parameter`` names one scalar, e.g. ``"E[c4]"`` or ``"sigma"``. ``replicates`` has
+    one row per refit: ``replicate, prior_draw`` (index among the prior draws examined),
+    ``divergences`` and ``seconds``. ``rejected`` prior draws gave implausible data and were
+    not fitted (out of ``rejected + len(replicates)`` examined).
+    """
+
+    truth: xr.DataArray
+    draws: xr.DataArray
+    replicates: pd.DataFrame
+    rejected: int
+
+    @property
+    def ranks(self) -> pd.DataFrame:
+        """Tidy ranks: ``replicate, parameter, rank, L`` (``rank`` in ``0..L``)."""
+        return sbc_ranks(self.truth, self.draws)
+
+    def uniformity(self, *, bins: int | None = None, seed: int = 0) -> pd.DataFrame:
+        """Per-parameter uniformity tests of :attr:`ranks` (see :func:`rank_uniformity`)."""
+        return rank_uniformity(self.ranks, bins=bins, seed=seed)
+
+
+def sbc_ranks(truth: xr.DataArray, draws: xr.DataArray) -> pd.DataFrame:
+    """The rank of each true value among its posterior draws.
+
+    Parameters
+    ----------
+    truth
+        Dims ``(replicate, parameter)``.
+    draws
+        Dims ``(replicate, draw, parameter)``; ``L`` draws per replicate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``replicate, parameter, rank, L``: ``rank`` is the number of draws below the truth
+        (ties, which continuous posteriors do not produce, count half), so ``0..L``; uniform on
+        ``0..L`` when the posterior is calibrated.
+    """
+    draws = draws.transpose("replicate", "draw", "parameter")
+    truth = truth.transpose("replicate", "parameter")
+    d, t = draws.to_numpy(), truth.to_numpy()[:, None, :]
+    rank = (d < t).sum(axis=1) + (d == t).sum(axis=1) // 2
+    n_rep, n_par = rank.shape
+    return pd.DataFrame(
+        {
+            "replicate": np.repeat(truth["replicate"].to_numpy(), n_par),
+            "parameter": np.tile(truth["parameter"].to_numpy().astype(str), n_rep),
+            "rank": rank.ravel(),
+            "L": draws.sizes["draw"],
+        }
+    )
+
+
+def rank_uniformity(ranks: pd.DataFrame, *, bins: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Test, parameter by parameter, that SBC ranks are uniform on ``0..L``.
+
+    Two tests, each with its own p-value (correct for multiplicity when reading them):
+
+    - ``chi2``: Pearson's chi-square of the ranks counted in ``bins`` equal bins (default:
+      the most bins dividing ``L + 1`` with at least 5 replicates expected per bin) —
+      sensitive to U- and ∩-shapes (posteriors too narrow or too wide);
+    - ``ks``: Kolmogorov–Smirnov of ``(rank + V) / (L + 1)``, ``V ~ U(0, 1)`` (exactly uniform
+      on (0, 1) under calibration) — sensitive to shifts (biased posteriors).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: ``n, L, bins, chi2, chi2_p, ks, ks_p, mean_rank`` (the last
+        should be near ``L / 2``).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, group in ranks.groupby("parameter", sort=False):
+        r = group["rank"].to_numpy()
+        L = int(group["L"].iloc[0])
+        b = bins or max(
+            [k for k in range(2, L + 2) if (L + 1) % k == 0 and len(r) / k >= 5], default=2
+        )
+        if (L + 1) % b:
+            raise ValueError(f"bins={b} must divide L + 1 = {L + 1}")
+        counts = np.bincount(r * b // (L + 1), minlength=b)
+        chi2 = stats.chisquare(counts)
+        ks = stats.kstest((r + rng.uniform(size=len(r))) / (L + 1), "uniform")
+        rows.append(
+            {
+                "parameter": name,
+                "n": len(r),
+                "L": L,
+                "bins": b,
+                "chi2": float(chi2.statistic),
+                "chi2_p": float(chi2.pvalue),
+                "ks": float(ks.statistic),
+                "ks_p": float(ks.pvalue),
+                "mean_rank": float(r.mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sbc(
+    spec: ModelSpec | str | Path,
+    design: Observations,
+    *,
+    replicates: int = 40,
+    thin_to: int = 99,
+    seed: int = 0,
+    var_names: list[str] | None = None,
+    plausible: Callable[[dict[str, np.ndarray]], bool] | None = None,
+    max_prior_draws: int | None = None,
+    **sampler: Any,
+) -> SBC:
+    """Simulation-based calibration of ``spec`` on the points of ``design``.
+
+    The family's PyMC model is built on ``design`` (its observed values are ignored: only
+    which points exist matters). Parameters and datasets are drawn together from the model's
+    prior predictive; each accepted dataset replaces the observed variables of the same model
+    (:func:`pymc.observe`), which is refitted; the true values are ranked among the posterior
+    draws, thinned to ``thin_to``. Any family works: simulated values stay on the likelihood's
+    own scale (for the loss family, log loss), so nothing maps back to the data table.
+
+    Parameters
+    ----------
+    spec
+        A spec, a spec file or a shipped spec's name (for a tighter prior, pass
+        ``load_spec(name).updated({...})``).
+    design
+        Observations fixing the design (runs, sizes, groups).
+    replicates
+        Number of simulated datasets fitted.
+    thin_to
+        ``L``, posterior draws kept per fit (evenly spaced); ranks run ``0..L``. ``chains ×
+        draws`` must be at least ``L``.
+    seed
+        Seeds the prior draws (``seed``) and the fits (``seed + 1 + replicate``).
+    var_names
+        Posterior variables to rank, each element a scalar parameter (default: the free random
+        variables and the family's :meth:`~ScalingModel.law_params`).
+    plausible
+        Called with ``{observed name: simulated values}`` (on the likelihood's scale); a prior
+        draw whose data it rejects, or whose data are not finite, is not fitted and is counted
+        in :attr:`SBC.rejected`. Rejecting on the data alone keeps SBC exact (the posterior
+        given accepted data is unchanged); never reject on the parameters.
+    max_prior_draws
+        Prior draws examined at most (default ``20 × replicates``); too few accepted is an
+        error that reports the rejection count.
+    sampler
+        Overrides of the spec's ``[sampler]`` (``draws``, ``tune``, ``chains``, ``sampler`` …).
+
+    Returns
+    -------
+    SBC
+        Truth, thinned draws, per-replicate diagnostics and the rejection count; ``.ranks``
+        and ``.uniformity()`` give the tidy ranks and the tests.
+    """
+    spec = load_spec(spec)
+    scaling = model_for(spec, design)
+    model = scaling.build()
+    observed = [rv.name for rv in model.observed_RVs]
+    names = var_names or list(
+        dict.fromkeys([rv.name for rv in model.free_RVs] + scaling.law_params())
+    )
+    n_prior = max_prior_draws or 20 * replicates
+    prior = pm.sample_prior_predictive(draws=n_prior, model=model, random_seed=seed)
+    truth_all = _scalars(stacked(prior["prior"].to_dataset())[names])
+    sims = stacked(prior["prior_predictive"].to_dataset())
+    settings = {k: v for k, v in spec.sampler.items() if k != "name"}
+    settings = {"sampler": spec.sampler["name"], **settings, **sampler}
+    if settings["chains"] * settings["draws"] < thin_to:
+        raise ValueError(f"chains × draws must be at least thin_to = {thin_to}")
+    keep, truths, rows = [], [], []
+    examined = 0
+    for i in range(n_prior):
+        if len(keep) == replicates:
+            break
+        examined += 1
+        sim = {n: sims[n].isel(sample=i).to_numpy() for n in observed}
+        if not all(np.isfinite(v).all() for v in sim.values()) or (
+            plausible is not None and not plausible(sim)
+        ):
+            continue
+        r = len(keep)
+        start = time.perf_counter()
+        tree = inference.sample(pm.observe(model, sim), seed=seed + 1 + r, **settings)
+        post = _scalars(stacked(tree["posterior"].to_dataset())[names])
+        pick = np.round(np.linspace(0, post.sizes["sample"] - 1, thin_to)).astype(int)
+        keep.append(post.isel(sample=pick))
+        truths.append(truth_all.isel(sample=i))
+        divergences = int(tree["sample_stats"]["diverging"].sum())
+        seconds = time.perf_counter() - start
+        rows.append(
+            {"replicate": r, "prior_draw": i, "divergences": divergences, "seconds": seconds}
+        )
+    if len(keep) < replicates:
+        raise DataError(
+            f"SBC of {spec.name}: only {len(keep)} of {n_prior} prior draws gave plausible data "
+            f"({n_prior - len(keep)} rejected); loosen `plausible` or tighten the prior"
+        )
+    index = pd.Index(range(replicates), name="replicate")
+    draws = xr.concat(keep, dim=index).rename(sample="draw")
+    truth = xr.concat(truths, dim=index)
+    return SBC(truth, draws, pd.DataFrame(rows), rejected=examined - replicates)
+
+
+def _scalars(ds: xr.Dataset) -> xr.DataArray:
+    """``ds`` (dims ``sample`` plus group dims) as one array over ``(sample, parameter)``,
+    one column per scalar: ``name`` or ``name[label]``."""
+    columns, labels = [], []
+    for name, var in ds.data_vars.items():
+        extra = [d for d in var.dims if d != "sample"]
+        if not extra:
+            columns.append(var.to_numpy()[:, None])
+            labels.append(str(name))
+            continue
+        flat = var.stack(_flat=extra).transpose("sample", "_flat")
+        columns.append(flat.to_numpy())
+        for key in flat["_flat"].to_numpy():
+            key = key if isinstance(key, tuple) else (key,)
+            labels.append(f"{name}[{','.join(map(str, key))}]")
+    return xr.DataArray(
+        np.concatenate(columns, axis=1),
+        dims=("sample", "parameter"),
+        coords={"parameter": labels},
+    )
