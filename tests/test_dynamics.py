@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 
 from bayes_scaling import laws
@@ -123,6 +124,29 @@ def test_model_structure(sim):
     assert model.named_vars["onset_size"].eval().shape == (2,)  # pooled over domains only
     prior = m.prior_predictive(draws=20)
     assert prior["prior_predictive"]["y"].shape[-1] == len(m.table)
+
+
+@pytest.mark.parametrize("centered", [False, True, ["task"]])
+def test_run_offsets_centring_and_only_child(sim, centered):
+    """Run offsets are centred as asked; a task alone in its domain has no run × task offset."""
+    frame = sim.observations.frame
+    alone = frame[frame["task"] != "advanced_1"]  # advanced_0 is now its domain's only task
+    spec = SPEC.updated({"data": {"min_tokens": 0.0}, "groups": {"run": {"centered": centered}}})
+    m = model_for(spec, Observations(alone, "sim"))
+    assert m.only_child == {"advanced_0"}
+    model = m.build()
+    names = set(model.named_vars)
+    task_centred = centered is True or centered == ["task"]
+    assert ("run_task_latent" in names) == task_centred
+    assert ("run_task_z" in names) == (not task_centred)
+    assert ("run_domain_z" in names) == (centered is not True)
+    e = pm.draw(model["run_task"], draws=3, random_seed=1)
+    column = list(m.tasks).index("advanced_0")
+    assert np.all(e[:, :, column] == 0) and np.all(np.delete(e, column, axis=2) != 0)
+    with pytest.raises(SpecError, match="centered"):
+        model_for(SPEC.updated({"groups": {"run": {"centered": ["run"]}}}), sim.observations)
+    with pytest.raises(SpecError, match=r"unknown key\(s\) \['centred'\]"):
+        model_for(SPEC.updated({"groups": {"run": {"centred": True}}}), sim.observations)
 
 
 def test_fit_predict_known_new_run_and_unseen_task(fit):

@@ -14,7 +14,9 @@ predicted from ``N``. Checkpoints of one run share logit offsets on the ceiling 
 run settles at; ``[groups.run] effect = "timing"`` moves them onto the sigmoid's argument
 instead): ``b[run, ·]`` is multivariate
 normal across domains with an LKJ prior on its correlation (``run_domain_corr`` in the
-posterior), ``e[run, task]`` is independent. The likelihood is beta-binomial on correct counts
+posterior), ``e[run, task]`` is independent (and zero for a task alone in its domain, where it
+would duplicate ``b``); ``[groups.run] centered`` (``true`` or a list of ``"domain"``,
+``"task"``) centres them. The likelihood is beta-binomial on correct counts
 when ``n_items`` is known, else Beta on the accuracy.
 
 Predictions accept a grid of ``run`` (or ``params`` for a new run), ``tokens`` and ``task``.
@@ -74,11 +76,27 @@ class DynamicsModel(ScalingModel):
                     f"{spec.source}: [params.{name}] pooling must be 'shared' or ['domain'] "
                     "(size effects are shared across the tasks of a domain)"
                 )
-        run = {**_DEFAULT_RUN, **spec.section("groups").get("run", {})}
+        given = spec.section("groups").get("run", {})
+        unknown = sorted(set(given) - {*_DEFAULT_RUN, "centered"})
+        if unknown:
+            raise SpecError(
+                f"{spec.source}: [groups.run] has unknown key(s) {unknown}; known: "
+                f"{sorted({*_DEFAULT_RUN, 'centered'})}"
+            )
+        run = {**_DEFAULT_RUN, **given}
         self.run_domain_sd = Prior.from_dict(run["domain_sd"], where="[groups.run].domain_sd")
         self.run_task_sd = Prior.from_dict(run["task_sd"], where="[groups.run].task_sd")
         self.lkj_eta = float(run["lkj_eta"])
         self.run_effect = run.get("effect", "ceiling")
+        centered = run.get("centered", False)
+        if isinstance(centered, bool):
+            centered = ["domain", "task"] if centered else []
+        if not isinstance(centered, list) or not set(centered) <= {"domain", "task"}:
+            raise SpecError(
+                f"{spec.source}: [groups.run] centered must be true, false or a list of "
+                "'domain' and 'task'"
+            )
+        self.run_centered = frozenset(centered)
         if self.run_effect not in ("ceiling", "timing"):
             raise SpecError(f"{spec.source}: [groups.run] effect must be 'ceiling' or 'timing'")
         self.table = self.points(self.data).reset_index(drop=True)
@@ -91,6 +109,10 @@ class DynamicsModel(ScalingModel):
         self.task_domain = dict(zip(tasks["task"], tasks["domain"], strict=True))
         parent = tuple(self.domains.index(self.task_domain[k]) for k in self.tasks)
         self.levels = [Level("domain", self.domains), Level("task", self.tasks, parent)]
+        # a task alone in its domain has no run × task offset: the run × domain offset is it
+        self.only_child = frozenset(
+            k for k in self.tasks if list(self.task_domain.values()).count(self.task_domain[k]) == 1
+        )
         self.runs = tuple(sorted(t["run"].unique()))
         self.run_params = t.groupby("run")["params"].first().to_dict()
         self.run_last_tokens = t.groupby("run")["tokens"].max().to_dict()
@@ -184,9 +206,7 @@ class DynamicsModel(ScalingModel):
         with pm.Model(coords=coords) as model:
             v = {n: hierarchy.build(p, self.levels) for n, p in self.params.items()}
             offset = self._run_domain_offsets()[run_idx, dom_idx]
-            task_sd = self.run_task_sd.create("run_task_sd")
-            z_rt = pm.Normal("run_task_z", 0.0, 1.0, dims=("run", "task"))
-            offset = offset + (task_sd * z_rt)[run_idx, task_idx]
+            offset = offset + self._run_task_offsets()[run_idx, task_idx]
             mu = laws.accuracy_trajectory(
                 x["log_tokens"],
                 x["log_params"],
@@ -205,19 +225,41 @@ class DynamicsModel(ScalingModel):
         """The run offsets as the law's keyword: on the ceiling (level) or the timing."""
         return {"ceiling_offset" if self.run_effect == "ceiling" else "offset": offset}
 
+    def _run_task_offsets(self) -> pt.TensorVariable:
+        """Independent run × task offsets ``e[run, task]`` (``run_task`` in the posterior).
+
+        A task alone in its domain gets none: with its run × domain offset it would only make
+        a ridge (its prior-only latent is left unused).
+        """
+        sd = self.run_task_sd.create("run_task_sd")
+        dims = ("run", "task")
+        if "task" in self.run_centered:
+            e = pm.Normal("run_task_latent", 0.0, sd, dims=dims)
+        else:
+            e = sd * pm.Normal("run_task_z", 0.0, 1.0, dims=dims)
+        keep = np.array([k not in self.only_child for k in self.tasks], dtype="float64")
+        return pm.Deterministic("run_task", e * keep, dims=dims)
+
     def _run_domain_offsets(self) -> pt.TensorVariable:
+        """Run × domain offsets, correlated across domains (``run_domain`` in the posterior)."""
         n = len(self.domains)
-        z = pm.Normal("run_domain_z", 0.0, 1.0, dims=("run", "domain"))
+        dims = ("run", "domain")
         if n == 1:
             sd = self.run_domain_sd.create("run_domain_sd")
-            return pm.Deterministic("run_domain", sd * z, dims=("run", "domain"))
+            if "domain" in self.run_centered:
+                return pm.Normal("run_domain", 0.0, sd, dims=dims)
+            z = pm.Normal("run_domain_z", 0.0, 1.0, dims=dims)
+            return pm.Deterministic("run_domain", sd * z, dims=dims)
         sd_dist = getattr(pm, self.run_domain_sd.dist).dist(**self.run_domain_sd.kwargs, shape=n)
         chol, corr, sds = pm.LKJCholeskyCov(
             "run_domain_chol", n=n, eta=self.lkj_eta, sd_dist=sd_dist, compute_corr=True
         )
         pm.Deterministic("run_domain_sd", sds, dims="domain")
         pm.Deterministic("run_domain_corr", corr, dims=("domain", "domain_bis"))
-        return pm.Deterministic("run_domain", z @ chol.T, dims=("run", "domain"))
+        if "domain" in self.run_centered:
+            return pm.MvNormal("run_domain", mu=np.zeros(n), chol=chol, dims=dims)
+        z = pm.Normal("run_domain_z", 0.0, 1.0, dims=dims)
+        return pm.Deterministic("run_domain", z @ chol.T, dims=dims)
 
     def _likelihood(self, mu: pt.TensorVariable) -> None:
         t = self.table
@@ -347,10 +389,7 @@ class DynamicsModel(ScalingModel):
             _chol_draws(posterior, len(self.domains)) if len(self.domains) > 1 else sds[:, :, None]
         )
         new_b: dict[str, np.ndarray] = {}
-        e_all = (
-            posterior["run_task_z"].transpose("sample", "run", "task").to_numpy()
-            * posterior["run_task_sd"].to_numpy()[:, None, None]
-        )
+        e_all = posterior["run_task"].transpose("sample", "run", "task").to_numpy()
         task_sd = posterior["run_task_sd"].to_numpy()
         out = np.empty((n, len(grid)))
         cache: dict[tuple[str, str, str], np.ndarray] = {}
@@ -373,7 +412,9 @@ class DynamicsModel(ScalingModel):
                         b = new_b[run][:, self.domains.index(dom)]
                     else:
                         b = sds.mean(axis=1) * rng.standard_normal(n)
-                if run in self.runs and task in self.tasks:
+                if task in self.only_child:
+                    e = np.zeros(n)
+                elif run in self.runs and task in self.tasks:
                     e = e_all[:, self.runs.index(run), self.tasks.index(task)]
                 else:
                     e = task_sd * rng.standard_normal(n)
