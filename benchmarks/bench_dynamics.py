@@ -1,103 +1,211 @@
-"""Benchmark: the trajectory model fitted to every Pythia size (70M–6.9B, zero-shot).
+"""Trajectory family on real data: the numbers for issue 4's closing note.
 
-Fits ``models/task_dynamics.toml`` to the accuracy trajectories of LAMBADA, PIQA, WinoGrande,
-ARC-Easy, ARC-Challenge and SciQ (WSC is degenerate, LogiQA and MMLU at chance: see the data
-README) for the 14 standard and deduplicated runs, on at most ``--cores`` cores, and writes
-wall time, ESS per second, divergences and the predictions for a 12B model (11.3e9
-non-embedding parameters) at 153B and 300B tokens to ``benchmarks/results/dynamics.json``.
+Run: ``.venv/bin/python benchmarks/bench_dynamics.py [--parts full size holdout transfer]``
+(writes ``benchmarks/results/dynamics.json``; parts not run keep their previous results).
 
-    .venv/bin/python benchmarks/bench_dynamics.py [--draws 1000 --tune 1000 --chains 2]
-        [--save FIT.nc]
+1. ``full``: ``models/task_dynamics.toml`` fitted to every Pythia size (70M-6.9B, 14 standard
+   and deduplicated runs, zero-shot) on LAMBADA, PIQA, WinoGrande, ARC-Easy, ARC-Challenge and
+   SciQ (WSC is degenerate, LogiQA and MMLU at chance: see the data README), 2 chains on 2
+   cores: wall time, ESS per second, divergences; predictions for a 12B model (11.3e9
+   non-embedding parameters) at 153B and 300B tokens; the cross-domain onset table,
+   precedence probabilities and run-effect correlations.
+2. ``size``: fit 70M-2.8B, predict the two 6.9B runs' trajectories (a new size, from N alone);
+   coverage of the 90% new-evaluation intervals and absolute error in accuracy points at the
+   middle and the final checkpoint, per task.
+3. ``holdout``: leave-one-task-out task dynamic prediction (:func:`transfer.task_holdout`) on
+   Pythia (tasks whose domain keeps another task) and on the OLMo ladder (1xC and 5xC runs,
+   the commonsense and science tasks): the held-out task from its domain's population, from
+   the population of all tasks (domain ignored), and the point baselines.
+4. ``transfer``: an OLMo-ladder fit (1xC, 2xC, 5xC, 10xC runs; commonsense, science, reading
+   comprehension and the four MMLU groups): onsets, precedence and correlations.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import RESULTS, timer, write_results
 
-from bayes_scaling import fitfile
+from bayes_scaling import transfer
+from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.pythia import README_OVERRIDES, load_pythia
 from bayes_scaling.models.dynamics import DynamicsModel
 from bayes_scaling.spec import load_spec
 
+PARTS = ("full", "size", "holdout", "transfer")
 TASKS = ["lambada_openai", "piqa", "winogrande", "arc_easy", "arc_challenge", "sciq"]
 PARAMS_12B = 11.3e9
 TOKENS_12B = (153_092_096_000.0, 299_892_736_000.0)
-OUT = Path(__file__).resolve().parent / "results" / "dynamics.json"
+OLMO_HOLDOUT = ["hellaswag", "piqa", "winogrande", "csqa", "arc_easy", "arc_challenge"]
+SHORT = {"draws": 300, "tune": 300}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=2)
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--save", type=Path, default=None, help="also write the fit file")
-    args = parser.parse_args()
+def _pythia(root):
+    data = load_pythia(root / "trajectories" / "pythia", overrides=README_OVERRIDES)
+    return data.where(metric="accuracy", task=TASKS)
 
-    data = load_pythia(shared_data_dir() / "trajectories" / "pythia", overrides=README_OVERRIDES)
-    data = data.where(metric="accuracy", task=TASKS)
-    model = DynamicsModel(load_spec("task_dynamics"), data)
-    start = time.perf_counter()
-    fit = model.fit(
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        cores=args.cores,
-        seed=args.seed,
-        progressbar=False,
-    )
-    wall = time.perf_counter() - start
-    diag = fit.diagnostics()
-    if args.save is not None:
-        fit.save(args.save)
-    grid = pd.DataFrame(
-        [(PARAMS_12B, d, t) for t in TASKS for d in TOKENS_12B],
-        columns=["params", "tokens", "task"],
-    )
-    table = fit.predict(grid).table()
-    keep = ["task", "tokens", "median", "lower", "upper", "mean_lower", "mean_upper"]
-    keep += ["params_decades", "tokens_decades"]
-    result = {
-        "benchmark": "dynamics_pythia_full",
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": fitfile.versions(),
+
+def _diagnostics(fit, seconds: float) -> dict:
+    d = fit.diagnostics()
+    return {
+        "wall_seconds": seconds,
+        "ess_bulk_min": round(d.ess_bulk_min, 1),
+        "ess_bulk_min_per_second": round(d.ess_bulk_min / seconds, 3),
+        "rhat_max": round(d.rhat_max, 4),
+        "divergences": d.divergences,
+        "verdict": d.verdict,
+    }
+
+
+def _cross_domain(fit) -> dict:
+    onsets = transfer.onset_table(fit)
+    prec = transfer.onset_precedence(fit)
+    out = {
+        "onsets": onsets.drop(columns="summary").round(4).to_dict(orient="records"),
+        "onset_summaries": list(onsets["summary"]),
+        "p_onset_before": {
+            f"{a} < {b}": round(float(prec.loc[a, b]), 3)
+            for a, b in itertools.permutations(prec.index, 2)
+        },
+    }
+    if len(fit.model.domains) > 1:
+        corr = transfer.domain_correlation(fit)
+        out["correlations"] = corr.drop(columns="summary").round(3).to_dict(orient="records")
+    return out
+
+
+def full(root, sampling: dict) -> dict:
+    model = DynamicsModel(load_spec("task_dynamics"), _pythia(root))
+    out: dict = {
         "data": {
             "runs": int(model.table["run"].nunique()),
             "tasks": list(model.tasks),
             "domains": list(model.domains),
             "observations": len(model.table),
         },
-        "sampler": {"draws": args.draws, "tune": args.tune, "chains": args.chains},
-        "cores": args.cores,
-        "wall_seconds": round(wall, 1),
-        "ess_bulk_min": round(diag.ess_bulk_min, 1),
-        "ess_bulk_min_per_second": round(diag.ess_bulk_min / wall, 3),
-        "ess_tail_min": round(diag.ess_tail_min, 1),
-        "rhat_max": round(diag.rhat_max, 4),
-        "divergences": diag.divergences,
-        "verdict": diag.verdict,
-        "ci_prob": table.attrs["ci_prob"],
-        "predictions_12b": table[keep].round(4).to_dict(orient="records"),
+        "sampling": sampling,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=_jsonable) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "predictions_12b"}, indent=2))
+    timing: dict = {}
+    with timer(timing, "seconds"):
+        fit = model.fit(**sampling)
+    out.update(_diagnostics(fit, timing["seconds"]))
+    grid = pd.DataFrame(
+        [(PARAMS_12B, d, t) for t in TASKS for d in TOKENS_12B],
+        columns=["params", "tokens", "task"],
+    )
+    table = fit.predict(grid).table()
+    keep = ["task", "tokens", "median", "lower", "upper", "mean_lower", "mean_upper"]
+    out["predictions_12b"] = table[[*keep, "params_decades"]].round(4).to_dict(orient="records")
+    out["cross_domain"] = _cross_domain(fit)
+    return out
 
 
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {value!r}")
+def size(root, sampling: dict) -> dict:
+    data = _pythia(root)
+    train, test = data.select("params < 5e9"), data.select("params > 5e9")
+    model = DynamicsModel(load_spec("task_dynamics"), train)
+    fit = model.fit(**sampling)
+    pts = model.points(test)
+    steps = np.sort(pts["tokens"].unique())
+    at = {"middle": steps[len(steps) // 2], "final": steps[-1]}
+    pts = pts[pts["tokens"].isin(at.values())].reset_index(drop=True)
+    table = fit.predict(pts.drop(columns=["truth"])).table()
+    table["truth"] = pts["truth"].to_numpy()
+    table["checkpoint"] = table["tokens"].map({v: k for k, v in at.items()})
+    table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
+    table["abs_error_points"] = 100 * (table["median"] - table["truth"]).abs()
+    per = table.groupby(["task", "checkpoint"])[["truth", "median", "lower", "upper"]].mean()
+    per[["coverage", "mae_points"]] = table.groupby(["task", "checkpoint"])[
+        ["covered", "abs_error_points"]
+    ].mean()
+    return {
+        "split": "fit 70M-2.8B, predict both 6.9B runs (new size)",
+        "tokens": {k: float(v) for k, v in at.items()},
+        "diagnostics": fit.diagnostics().verdict,
+        "coverage": round(float(table["covered"].mean()), 3),
+        "mae_points": round(float(table["abs_error_points"].mean()), 2),
+        "by_checkpoint": table.groupby("checkpoint")[["covered", "abs_error_points"]]
+        .mean()
+        .round(3)
+        .to_dict(orient="index"),
+        "per_task": {f"{t} {c}": v for (t, c), v in per.round(4).to_dict(orient="index").items()},
+    }
+
+
+def _holdout(spec, data, tasks, sampling) -> dict:
+    table = transfer.task_holdout(spec, data, tasks=tasks, **sampling)
+    overall = transfer.holdout_metrics(table).iloc[0]
+    per_task = transfer.holdout_metrics(table, by="task").set_index("task")
+    return {
+        "tasks": tasks,
+        "overall": overall.round(3).to_dict(),
+        "per_task": per_task.round(3).to_dict(orient="index"),
+    }
+
+
+def holdout(root, sampling: dict) -> dict:
+    spec = load_spec("task_dynamics").updated({"data": {"max_checkpoints": 8}})
+    pythia = _pythia(root)
+    held = [t for t in TASKS if t != "lambada_openai"]  # LAMBADA is alone in its domain
+    olmo = load_olmo_ladder(root / "olmo-ladder")
+    olmo = olmo.where(metric="accuracy", task=[*OLMO_HOLDOUT, "openbookqa", "socialiqa"])
+    olmo = olmo.select("run.str.endswith('-1xC') or run.str.endswith('-5xC')")
+    olmo_spec = spec.updated({"data": {"min_tokens": 0.0, "drop_first_fraction": 0.1}})
+    return {
+        "sampling": sampling,
+        "pythia": _holdout(spec, pythia, held, sampling),
+        "olmo_ladder": _holdout(olmo_spec, olmo, OLMO_HOLDOUT, sampling),
+    }
+
+
+def olmo_transfer(root, sampling: dict) -> dict:
+    mmlu = ("mmlu_stem", "mmlu_humanities", "mmlu_social_sciences", "mmlu_other")
+    data = load_olmo_ladder(root / "olmo-ladder")
+    tasks = ["hellaswag", "piqa", "arc_easy", "arc_challenge", "boolq", *mmlu]
+    data = data.where(metric="accuracy", task=tasks).select("~run.str.endswith('rerun')")
+    data = data.select("~run.str.endswith('-0.5xC')")
+    spec = load_spec("task_dynamics").updated(
+        {"data": {"min_tokens": 0.0, "drop_first_fraction": 0.1, "max_checkpoints": 8}}
+    )
+    model = DynamicsModel(spec, data)
+    timing: dict = {}
+    with timer(timing, "seconds"):
+        fit = model.fit(**sampling)
+    return {
+        "runs": int(model.table["run"].nunique()),
+        "tasks": list(model.tasks),
+        "sampling": sampling,
+        **_diagnostics(fit, timing["seconds"]),
+        **_cross_domain(fit),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    parser.add_argument("--draws", type=int, default=1000, help="full fit")
+    parser.add_argument("--tune", type=int, default=1000, help="full fit")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    root = shared_data_dir()
+    base = {"chains": 2, "cores": 2, "seed": args.seed, "progressbar": False}
+    previous = RESULTS / "dynamics.json"
+    results = json.loads(previous.read_text()) if previous.exists() else {}
+    results = {k: v for k, v in results.items() if k in PARTS}
+    if "full" in args.parts:
+        results["full"] = full(root, {**base, "draws": args.draws, "tune": args.tune})
+    if "size" in args.parts:
+        results["size"] = size(root, {**base, **SHORT})
+    if "holdout" in args.parts:
+        results["holdout"] = holdout(root, {**base, **SHORT})
+    if "transfer" in args.parts:
+        results["transfer"] = olmo_transfer(root, {**base, **SHORT})
+    write_results("dynamics", results)
 
 
 if __name__ == "__main__":
