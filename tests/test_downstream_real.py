@@ -31,7 +31,7 @@ def gadre(data_dir):
 @pytest.fixture(scope="module")
 def gadre_fits(gadre):
     train, _ = gadre
-    spec = load_spec("error_from_loss").updated({"response": {"tasks": "avg17"}})
+    spec = load_spec("error_sigmoid").updated({"response": {"tasks": "avg17"}})
     fit = model_for(spec, train).fit(seed=0, **SAMPLING)
     loss_fit = model_for(load_spec("loss_overtraining"), train).fit(seed=0, **SAMPLING)
     return fit, loss_fit
@@ -60,6 +60,13 @@ def test_gadre_chained_average_widens_and_flags_extrapolation(gadre, gadre_fits)
     direct = aggregate_tasks(fit.predict(points.drop(columns=["truth"])), tasks="avg17").table()
     width = lambda t: (t["upper"] - t["lower"]).to_numpy()  # noqa: E731
     assert np.all(width(chained.sort_values("run")) > width(direct.sort_values("run")))
+    truth = points.groupby("run")["truth"].mean()
+    chained = chained.set_index("run").loc[truth.index]
+    covered = (chained["lower"] <= truth) & (truth <= chained["upper"])
+    rel_error = ((chained["median"] - truth).abs() / truth).median()
+    # Measured (seed 0, 2 × 300): 5 of 5 covered, median relative error 4.2% (the
+    # exponential form: 2 of 5, 15.9%; Gadre et al.'s point fit of the average: 2.8%).
+    assert covered.sum() >= 4 and rel_error < 0.06
     targets = aggregate_tasks(
         fit.predict(GADRE_TARGETS, loss_fit=loss_fit, tasks="avg17"), tasks="avg17"
     ).table()
