@@ -83,6 +83,12 @@ def ancestor_index(levels: Sequence[Level], fine: str, coarse: str) -> np.ndarra
     return idx
 
 
+def only_child(up: np.ndarray, n_parents: int) -> np.ndarray:
+    """Mask of the labels that are their parent's only member (``up``: each label's parent)."""
+    up = np.asarray(up, dtype=int)
+    return np.bincount(up, minlength=n_parents)[up] == 1
+
+
 def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
     """Create the PyMC variables of ``p`` and return its value at the finest level.
 
@@ -127,7 +133,7 @@ def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
             if parent_level is not None:
                 # A group that is its parent's only member takes the parent's value: data
                 # cannot tell the two apart, and the extra offset only makes a ridge.
-                only = np.bincount(up, minlength=len(parent_level.labels))[up] == 1
+                only = only_child(up, len(parent_level.labels))
                 if only.any():
                     latent = pt.where(only, parent, latent)
             if lv is not pooled[-1]:

@@ -31,7 +31,7 @@ LAW = ("eps_frac", "drop", "gamma")
 def _spec(kind: str = "binomial", **more):
     # The simulated testbed has 14 runs per task, not the testbed's ~95: the shipped spec's
     # centred task level (chosen for the real data) would funnel here, so it is non-centred.
-    flat = {n: {"centered": False} for n in ("eps_frac", "drop", "gamma")}
+    flat = {n: {"centered": False} for n in LAW}
     update = {"response": {"tasks": "all"}, "likelihood": {"kind": kind}, "params": flat} | more
     return load_spec("error_from_loss").updated(update)
 

@@ -143,6 +143,9 @@ def test_run_offsets_centring_and_only_child(sim, centered):
     e = pm.draw(model["run_task"], draws=3, random_seed=1)
     column = list(m.tasks).index("advanced_0")
     assert np.all(e[:, :, column] == 0) and np.all(np.delete(e, column, axis=2) != 0)
+
+
+def test_run_offsets_spec_errors(sim):
     with pytest.raises(SpecError, match="centered"):
         model_for(SPEC.updated({"groups": {"run": {"centered": ["run"]}}}), sim.observations)
     with pytest.raises(SpecError, match=r"unknown key\(s\) \['centred'\]"):

@@ -53,6 +53,7 @@ _DEFAULT_RUN = {
     "domain_sd": {"dist": "HalfNormal", "sigma": 0.5},
     "lkj_eta": 2.0,
     "task_sd": {"dist": "HalfNormal", "sigma": 0.3},
+    "centered": False,
 }
 
 
@@ -77,18 +78,18 @@ class DynamicsModel(ScalingModel):
                     "(size effects are shared across the tasks of a domain)"
                 )
         given = spec.section("groups").get("run", {})
-        unknown = sorted(set(given) - {*_DEFAULT_RUN, "centered"})
+        unknown = sorted(set(given) - set(_DEFAULT_RUN))
         if unknown:
             raise SpecError(
                 f"{spec.source}: [groups.run] has unknown key(s) {unknown}; known: "
-                f"{sorted({*_DEFAULT_RUN, 'centered'})}"
+                f"{sorted(_DEFAULT_RUN)}"
             )
         run = {**_DEFAULT_RUN, **given}
         self.run_domain_sd = Prior.from_dict(run["domain_sd"], where="[groups.run].domain_sd")
         self.run_task_sd = Prior.from_dict(run["task_sd"], where="[groups.run].task_sd")
         self.lkj_eta = float(run["lkj_eta"])
-        self.run_effect = run.get("effect", "ceiling")
-        centered = run.get("centered", False)
+        self.run_effect = run["effect"]
+        centered = run["centered"]
         if isinstance(centered, bool):
             centered = ["domain", "task"] if centered else []
         if not isinstance(centered, list) or not set(centered) <= {"domain", "task"}:
@@ -110,9 +111,8 @@ class DynamicsModel(ScalingModel):
         parent = tuple(self.domains.index(self.task_domain[k]) for k in self.tasks)
         self.levels = [Level("domain", self.domains), Level("task", self.tasks, parent)]
         # a task alone in its domain has no run × task offset: the run × domain offset is it
-        self.only_child = frozenset(
-            k for k in self.tasks if list(self.task_domain.values()).count(self.task_domain[k]) == 1
-        )
+        alone = hierarchy.only_child(parent, len(self.domains))
+        self.only_child = frozenset(k for k, a in zip(self.tasks, alone, strict=True) if a)
         self.runs = tuple(sorted(t["run"].unique()))
         self.run_params = t.groupby("run")["params"].first().to_dict()
         self.run_last_tokens = t.groupby("run")["tokens"].max().to_dict()
