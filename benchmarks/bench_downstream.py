@@ -39,6 +39,7 @@ from bayes_scaling.models import model_for
 from bayes_scaling.models.downstream import aggregate_tasks
 from bayes_scaling.spec import load_spec
 
+PARTS = ("gadre", "olmo", "holdout", "timing")
 SAMPLING = {"draws": 1000, "tune": 1000, "chains": 2, "progressbar": False, "seed": 0}
 OLMO_TARGETS = pd.DataFrame(  # the ladder paper's targets (Bhagia et al. 2024)
     {"run": ["OLMo-7B", "OLMo-13B"], "params": [PARAMS["7B"], PARAMS["13B"]],
@@ -249,7 +250,7 @@ def timing(root, *, spec_name: str, draws: int, tune: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["gadre", "olmo", "holdout", "timing"])
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     parser.add_argument("--timing-spec", default="error_sigmoid")
     parser.add_argument("--draws", type=int, default=500, help="timing part")
     parser.add_argument("--tune", type=int, default=500, help="timing part")
@@ -257,18 +258,21 @@ def main() -> None:
     root = shared_data_dir()
     previous = RESULTS / "downstream.json"
     results = json.loads(previous.read_text()) if previous.exists() else {}
-    results = {k: v for k, v in results.items() if k in ("gadre", "olmo", "holdout", "timing")}
-    if "gadre" in args.parts:
-        results["gadre"] = gadre(root)
-    if "olmo" in args.parts:
-        results["olmo"] = olmo(root)
-    if "holdout" in args.parts:
-        results["holdout"] = holdout(root)
-    if "timing" in args.parts:
-        results.setdefault("timing", {})[args.timing_spec] = timing(
-            root, spec_name=args.timing_spec, draws=args.draws, tune=args.tune
-        )
-    write_results("downstream", results)
+    results = {k: v for k, v in results.items() if k in PARTS}
+    runners = {
+        "gadre": lambda: gadre(root),
+        "olmo": lambda: olmo(root),
+        "holdout": lambda: holdout(root),
+        "timing": lambda: {
+            **results.get("timing", {}),
+            args.timing_spec: timing(
+                root, spec_name=args.timing_spec, draws=args.draws, tune=args.tune
+            ),
+        },
+    }
+    for part in args.parts:  # each part is written as soon as it is done
+        results[part] = runners[part]()
+        write_results("downstream", results)
 
 
 if __name__ == "__main__":

@@ -197,15 +197,15 @@ def main() -> None:
     previous = RESULTS / "dynamics.json"
     results = json.loads(previous.read_text()) if previous.exists() else {}
     results = {k: v for k, v in results.items() if k in PARTS}
-    if "full" in args.parts:
-        results["full"] = full(root, {**base, "draws": args.draws, "tune": args.tune})
-    if "size" in args.parts:
-        results["size"] = size(root, {**base, **SHORT})
-    if "holdout" in args.parts:
-        results["holdout"] = holdout(root, {**base, **SHORT})
-    if "transfer" in args.parts:
-        results["transfer"] = olmo_transfer(root, {**base, **SHORT})
-    write_results("dynamics", results)
+    runners = {
+        "full": lambda: full(root, {**base, "draws": args.draws, "tune": args.tune}),
+        "size": lambda: size(root, {**base, **SHORT}),
+        "holdout": lambda: holdout(root, {**base, **SHORT}),
+        "transfer": lambda: olmo_transfer(root, {**base, **SHORT}),
+    }
+    for part in args.parts:  # each part is written as soon as it is done
+        results[part] = runners[part]()
+        write_results("dynamics", results)
 
 
 if __name__ == "__main__":

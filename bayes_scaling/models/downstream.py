@@ -82,6 +82,10 @@ PER_TASK_COLUMNS: tuple[str, ...] = (
     "extrapolation",
     "loss_below_fit",
 )
+#: A task's curve counts as pinned by its data (its centred levels are centred, see
+#: :func:`bayes_scaling.hierarchy.build`) when its accuracy falls with the input loss at a
+#: least-squares slope of at least this many standard errors; a task flat at chance is not.
+PINNED_T = 3.0
 _CHECKPOINTS = ("final", "all", "after")
 _P_MIN = 1e-6
 
@@ -284,7 +288,10 @@ class DownstreamModel(ScalingModel):
         if self.domains:
             coords["domain"] = list(self.domains)
         with pm.Model(coords=coords) as model:
-            per_task = {n: hierarchy.build(p, self.levels) for n, p in self.params.items()}
+            pinned = {"task": self.pinned_tasks()}
+            per_task = {
+                n: hierarchy.build(p, self.levels, pinned=pinned) for n, p in self.params.items()
+            }
             self._derived(per_task, chance_t)
             loss: Any = t["loss"].to_numpy()
             if self.input_noise > 0:
@@ -304,6 +311,16 @@ class DownstreamModel(ScalingModel):
             noise = hierarchy.build(self.noise_param, self.levels)[ti] if self.noise_param else None
             self._likelihood(err, noise)
         return model
+
+    def pinned_tasks(self) -> np.ndarray:
+        """Per task of the fit, whether its data pin its curve down (see :data:`PINNED_T`)."""
+        t = self.table
+        accuracy = t["truth"] if self.report == "accuracy" else 1.0 - t["truth"]
+        out = []
+        for task in self.tasks:
+            rows = (t["task"] == task).to_numpy()
+            out.append(_slope_t(t["loss"].to_numpy()[rows], accuracy.to_numpy()[rows]) <= -PINNED_T)
+        return np.array(out, dtype=bool)
 
     def _derived(self, v: Mapping[str, Any], chance) -> None:
         if self.spec.form == "exponential":
@@ -340,7 +357,11 @@ class DownstreamModel(ScalingModel):
 
     def law_params(self) -> list[str]:
         names = list(self.params)
-        glob = [f"{n}_mu" for n in names if self.params[n].pooling == "partial"]
+        glob = [
+            n if self.params[n].pooling == "shared" else f"{n}_mu"
+            for n in names
+            if self.params[n].pooling in ("shared", "partial")
+        ]
         dom = [f"{n}_domain" for n in names if self.domains and self.params[n].pooling == "partial"]
         noise = [self.noise_param.name] if self.noise_param else []
         shift = ["loss_shift"] if self.shift_labels else []
@@ -613,6 +634,16 @@ class DownstreamModel(ScalingModel):
         from bayes_scaling.baselines import downstream_baselines
 
         return downstream_baselines(self, train, points)
+
+
+def _slope_t(x: np.ndarray, y: np.ndarray) -> float:
+    """t statistic of the least-squares slope of ``y`` on ``x`` (0 when undefined)."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return 0.0
+    r = float(np.corrcoef(x, y)[0, 1])
+    if abs(r) >= 1.0:
+        return float(np.sign(r) * np.inf)
+    return r * np.sqrt((len(x) - 2) / (1.0 - r * r))
 
 
 def _select_checkpoints(rows: pd.DataFrame, spec) -> pd.DataFrame:
