@@ -35,7 +35,7 @@ test-slow: venv
 	$(BIN)/python -m pytest -m slow -q
 
 lint: venv
-	$(BIN)/ruff check bayes_scaling tests benchmarks
+	$(BIN)/ruff check bayes_scaling tests benchmarks notebooks
 	$(BIN)/ruff format --check bayes_scaling tests benchmarks
 
 benchmarks: venv
