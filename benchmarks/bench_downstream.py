@@ -252,8 +252,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     parser.add_argument("--timing-spec", default="error_sigmoid")
-    parser.add_argument("--draws", type=int, default=500, help="timing part")
-    parser.add_argument("--tune", type=int, default=500, help="timing part")
+    parser.add_argument("--draws", type=int, default=1000, help="timing part")
+    parser.add_argument("--tune", type=int, default=1000, help="timing part")
     args = parser.parse_args()
     root = shared_data_dir()
     previous = RESULTS / "downstream.json"

@@ -188,8 +188,8 @@ def olmo_transfer(root, sampling: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
-    parser.add_argument("--draws", type=int, default=1000, help="full fit")
-    parser.add_argument("--tune", type=int, default=1000, help="full fit")
+    parser.add_argument("--draws", type=int, default=1000, help="full and transfer fits")
+    parser.add_argument("--tune", type=int, default=1000, help="full and transfer fits")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     root = shared_data_dir()
@@ -201,7 +201,7 @@ def main() -> None:
         "full": lambda: full(root, {**base, "draws": args.draws, "tune": args.tune}),
         "size": lambda: size(root, {**base, **SHORT}),
         "holdout": lambda: holdout(root, {**base, **SHORT}),
-        "transfer": lambda: olmo_transfer(root, {**base, **SHORT}),
+        "transfer": lambda: olmo_transfer(root, {**base, "draws": args.draws, "tune": args.tune}),
     }
     for part in args.parts:  # each part is written as soon as it is done
         results[part] = runners[part]()

@@ -84,6 +84,22 @@ def test_model_tables_levels_and_reference(sim):
     assert "epsilon" in m.law_params() and "eps_frac_mu" in m.law_params()
 
 
+def test_a_task_flat_at_chance_keeps_non_centred_offsets(sim):
+    """Centred task levels centre only the tasks whose accuracy moves with the loss."""
+    f = sim.observations.frame.copy()
+    flat = sorted(f.loc[f["metric"] == "accuracy", "task"].unique())[0]
+    rows = (f["metric"] == "accuracy") & (f["task"] == flat)
+    f.loc[rows, "value"] = f.loc[rows, "chance"]  # at chance whatever the loss
+    m = model_for(
+        load_spec("error_from_loss").updated({"response": {"tasks": "all"}}),
+        Observations(f, source="flat"),
+    )
+    assert dict(zip(m.tasks, m.pinned_tasks(), strict=True)) == {t: t != flat for t in m.tasks}
+    model = m.build()
+    assert list(model.coords["task_free"]) == [flat]
+    assert {"eps_frac_task_latent", "eps_frac_z_task"} <= set(model.named_vars)
+
+
 def test_bad_specs_and_data_name_the_problem(sim):
     obs = sim.observations
     with pytest.raises(SpecError, match="kind"):
