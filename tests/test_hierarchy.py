@@ -35,6 +35,15 @@ def _build(p, pinned=None):
     return model
 
 
+def _at_random_point(model, names, seed):
+    """Values of ``names`` at a random point of the model's (transformed) value variables."""
+    rng = np.random.default_rng(seed)
+    point = {k: v + rng.normal(size=np.shape(v)) for k, v in model.initial_point().items()}
+    outputs = model.replace_rvs_by_values([model[n] for n in names])
+    fn = pytensor.function(model.value_vars, outputs, on_unused_input="ignore")
+    return point, fn(**{v.name: point[v.name] for v in model.value_vars})
+
+
 def test_centred_levels_are_chosen_per_level():
     model = _build(_spec(centered=["task"]))
     names = set(model.named_vars)
@@ -49,12 +58,7 @@ def test_a_centred_level_centres_only_its_pinned_groups():
     model = _build(_spec(centered=["task"]), pinned={"task": np.array([True, False, True])})
     assert list(model.coords["task_pinned"]) == ["arc_easy", "piqa"]
     assert list(model.coords["task_free"]) == ["arc_challenge"]
-    rng = np.random.default_rng(1)
-    point = {k: v + rng.normal(size=np.shape(v)) for k, v in model.initial_point().items()}
-    (rate,) = model.replace_rvs_by_values([model["rate"]])
-    rate = pytensor.function(model.value_vars, rate, on_unused_input="ignore")(
-        **{v.name: point[v.name] for v in model.value_vars}
-    )
+    point, (rate,) = _at_random_point(model, ["rate"], seed=1)
     domain = point["rate_mu"] + np.exp(point["rate_sd_domain_log__"]) * point["rate_z_domain"]
     sd = np.exp(point["rate_sd_task_log__"])
     assert rate[0] == pytest.approx(np.exp(point["rate_task_latent"][0]))
@@ -68,13 +72,7 @@ def test_a_centred_level_centres_only_its_pinned_groups():
 def test_only_child_takes_its_parents_value(centered):
     """piqa is commonsense's only task: its value is the domain's, whatever its own offset."""
     model = _build(_spec(centered=centered))
-    point = model.initial_point()
-    rng = np.random.default_rng(0)
-    point = {k: v + rng.normal(size=np.shape(v)) for k, v in point.items()}
-    fn = model.compile_fn(
-        [model["rate"], model["rate_domain"]], inputs=model.value_vars, on_unused_input="ignore"
-    )
-    rate, domain = fn(point)
+    _, (rate, domain) = _at_random_point(model, ["rate", "rate_domain"], seed=0)
     assert rate[2] == pytest.approx(domain[1])
     assert rate[0] != pytest.approx(domain[0])  # arc_easy has a sibling: its own offset
 
