@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,20 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     write_text(path, text + "\n")
     print(f"wrote {path}", file=sys.stderr)
     return path
+
+
+def run_parts(name: str, parts: Sequence[str], runners: dict[str, Callable[[Any], Any]]) -> None:
+    """Run ``parts`` in order and write ``results/<name>.json`` after each one.
+
+    Parts not run keep their previous results. Each runner gets its part's previous result
+    (``None`` when there is none).
+    """
+    previous = RESULTS / f"{name}.json"
+    results = json.loads(previous.read_text()) if previous.exists() else {}
+    results = {k: v for k, v in results.items() if k in runners}
+    for part in parts:
+        results[part] = runners[part](results.get(part))
+        write_results(name, results)
 
 
 def ess_per_second(summary, seconds: float) -> float:

@@ -22,12 +22,11 @@ Run: ``.venv/bin/python benchmarks/bench_downstream.py [--parts gadre olmo timin
 from __future__ import annotations
 
 import argparse
-import json
 
 import arviz as az
 import numpy as np
 import pandas as pd
-from _common import RESULTS, ess_per_second, timer, write_results
+from _common import ess_per_second, run_parts, timer
 
 from bayes_scaling import laws
 from bayes_scaling.baselines import fit_average_error, fit_loss_huber, loss_law
@@ -256,23 +255,18 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=1000, help="timing part")
     args = parser.parse_args()
     root = shared_data_dir()
-    previous = RESULTS / "downstream.json"
-    results = json.loads(previous.read_text()) if previous.exists() else {}
-    results = {k: v for k, v in results.items() if k in PARTS}
     runners = {
-        "gadre": lambda: gadre(root),
-        "olmo": lambda: olmo(root),
-        "holdout": lambda: holdout(root),
-        "timing": lambda: {
-            **results.get("timing", {}),
+        "gadre": lambda _: gadre(root),
+        "olmo": lambda _: olmo(root),
+        "holdout": lambda _: holdout(root),
+        "timing": lambda previous: {  # one entry per spec
+            **(previous or {}),
             args.timing_spec: timing(
                 root, spec_name=args.timing_spec, draws=args.draws, tune=args.tune
             ),
         },
     }
-    for part in args.parts:  # each part is written as soon as it is done
-        results[part] = runners[part]()
-        write_results("downstream", results)
+    run_parts("downstream", args.parts, runners)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 
 import numpy as np
 import pandas as pd
-from _common import RESULTS, timer, write_results
+from _common import run_parts, timer
 
 from bayes_scaling import transfer
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
@@ -194,18 +193,14 @@ def main() -> None:
     args = parser.parse_args()
     root = shared_data_dir()
     base = {"chains": 2, "cores": 2, "seed": args.seed, "progressbar": False}
-    previous = RESULTS / "dynamics.json"
-    results = json.loads(previous.read_text()) if previous.exists() else {}
-    results = {k: v for k, v in results.items() if k in PARTS}
+    long = {**base, "draws": args.draws, "tune": args.tune}
     runners = {
-        "full": lambda: full(root, {**base, "draws": args.draws, "tune": args.tune}),
-        "size": lambda: size(root, {**base, **SHORT}),
-        "holdout": lambda: holdout(root, {**base, **SHORT}),
-        "transfer": lambda: olmo_transfer(root, {**base, "draws": args.draws, "tune": args.tune}),
+        "full": lambda _: full(root, long),
+        "size": lambda _: size(root, {**base, **SHORT}),
+        "holdout": lambda _: holdout(root, {**base, **SHORT}),
+        "transfer": lambda _: olmo_transfer(root, long),
     }
-    for part in args.parts:  # each part is written as soon as it is done
-        results[part] = runners[part]()
-        write_results("dynamics", results)
+    run_parts("dynamics", args.parts, runners)
 
 
 if __name__ == "__main__":
