@@ -316,11 +316,12 @@ class DownstreamModel(ScalingModel):
         """Per task of the fit, whether its data pin its curve down (see :data:`PINNED_T`)."""
         t = self.table
         accuracy = t["truth"] if self.report == "accuracy" else 1.0 - t["truth"]
-        out = []
-        for task in self.tasks:
-            rows = (t["task"] == task).to_numpy()
-            out.append(_slope_t(t["loss"].to_numpy()[rows], accuracy.to_numpy()[rows]) <= -PINNED_T)
-        return np.array(out, dtype=bool)
+        frame = pd.DataFrame({"loss": t["loss"], "accuracy": accuracy, "task": t["task"]})
+        slope_t = {
+            k: _slope_t(g["loss"].to_numpy(), g["accuracy"].to_numpy())
+            for k, g in frame.groupby("task")
+        }
+        return np.array([slope_t[k] <= -PINNED_T for k in self.tasks], dtype=bool)
 
     def _derived(self, v: Mapping[str, Any], chance) -> None:
         if self.spec.form == "exponential":
