@@ -201,8 +201,9 @@ def log_predictive_density(fit: Fit, data: Observations, *, seed: int = 0) -> pd
     pts = model.points(data)
     grid = model.check_grid(pts.drop(columns=["truth"]))
     post = stacked(fit.posterior)
-    mean, _ = model.predict_draws(post, grid, np.random.default_rng(seed))
-    phi = post["phi"].to_numpy()[:, None]
+    rng = np.random.default_rng(seed)
+    mean, _ = model.predict_draws(post, grid, rng)
+    phi = model.concentration_draws(post, grid, rng)
     p = np.clip(mean, 1e-6, 1 - 1e-6)
     y = pts["truth"].to_numpy()[None, :]
     n = grid["n_items"].to_numpy()

@@ -108,6 +108,24 @@ def test_bad_spec_and_data_errors(sim):
         DynamicsModel(spec, Observations.from_frame(no_items))
 
 
+def test_a_noisy_task_gets_a_lower_concentration(sim):
+    """Each task has its own likelihood concentration: a task whose checkpoints swing ±8 points
+    around its curve (BoolQ-like) is fitted a lower ``phi`` than every smooth task."""
+    f = sim.observations.frame.copy()
+    noisy = sorted(f["task"].unique())[0]
+    rows = f.index[f["task"] == noisy]
+    swing = np.where(np.arange(len(rows)) % 2 == 0, 0.08, -0.08)
+    f.loc[rows, "value"] = np.clip(f.loc[rows, "value"] + swing, 0.01, 0.99)
+    spec = SPEC.updated({"data": {"min_tokens": 0.0}})
+    fit = DynamicsModel(spec, Observations.from_frame(f)).fit(
+        draws=100, tune=150, chains=2, seed=2, progressbar=False
+    )
+    phi = fit.posterior["phi"].median(("chain", "draw")).to_series()
+    assert phi[noisy] < phi.drop(noisy).min() / 3
+    with pytest.raises(SpecError, match=r"\[params.phi\]"):
+        DynamicsModel(SPEC.updated({"params": {"phi": {"pooling": "partial"}}}), sim.observations)
+
+
 def test_likelihood_choice(sim):
     assert DynamicsModel(SPEC, sim.observations).likelihood == "beta_binomial"
     no_items = Observations.from_frame(sim.observations.frame.drop(columns=["n_items"]))

@@ -17,7 +17,9 @@ normal across domains with an LKJ prior on its correlation (``run_domain_corr`` 
 posterior), ``e[run, task]`` is independent (and zero for a task alone in its domain, where it
 would duplicate ``b``); ``[groups.run] centered`` (``true`` or a list of ``"domain"``,
 ``"task"``) centres them. The likelihood is beta-binomial on correct counts
-when ``n_items`` is known, else Beta on the accuracy.
+when ``n_items`` is known, else Beta on the accuracy, with a concentration ``phi`` per task
+pooled over tasks (``[params.phi]``): tasks differ in how far checkpoint-to-checkpoint noise
+exceeds item sampling (BoolQ's majority-class swings against HellaSwag's smooth rise).
 
 Predictions accept a grid of ``run`` (or ``params`` for a new run), ``tokens`` and ``task``.
 A task absent from the fit is drawn from its domain's population (task dynamic prediction); a
@@ -71,6 +73,9 @@ class DynamicsModel(ScalingModel):
         if list(levels) != ["domain", "task"]:
             raise SpecError(f"{spec.source}: [groups] levels must be ['domain', 'task']")
         self.params = {n: spec.param(n) for n in LAW_PARAMS}
+        self.phi = spec.param("phi")
+        if self.phi.pooling not in ("shared", ("task",)):
+            raise SpecError(f"{spec.source}: [params.phi] pooling must be 'shared' or ['task']")
         for name in SIZE_PARAMS:
             if self.params[name].pooling not in ("shared", ("domain",)):
                 raise SpecError(
@@ -218,7 +223,7 @@ class DynamicsModel(ScalingModel):
                 v["ceiling_size"][task_idx],
                 **self._offsets(offset),
             )
-            self._likelihood(mu)
+            self._likelihood(mu, hierarchy.build(self.phi, self.levels)[task_idx])
         return model
 
     def _offsets(self, offset):
@@ -261,10 +266,8 @@ class DynamicsModel(ScalingModel):
         z = pm.Normal("run_domain_z", 0.0, 1.0, dims=dims)
         return pm.Deterministic("run_domain", z @ chol.T, dims=dims)
 
-    def _likelihood(self, mu: pt.TensorVariable) -> None:
+    def _likelihood(self, mu: pt.TensorVariable, phi: pt.TensorVariable) -> None:
         t = self.table
-        prior = self.spec.get("likelihood.phi", {"dist": "LogNormal", "mu": 6.0, "sigma": 1.5})
-        phi = Prior.from_dict(prior, where=f"{self.spec.source}: [likelihood].phi").create("phi")
         p = pt.clip(mu, _EPS, 1 - _EPS)
         if self.likelihood == "beta_binomial":
             n = t["n_items"].to_numpy().astype("int64")
@@ -282,7 +285,7 @@ class DynamicsModel(ScalingModel):
 
     def law_params(self) -> list[str]:
         names = [f"{n}_domain" for n in TASK_PARAMS]
-        return [*names, *SIZE_PARAMS, "run_domain_sd", "run_task_sd", "phi"]
+        return [*names, *SIZE_PARAMS, "run_domain_sd", "run_task_sd", "phi_mu"]
 
     # --- prediction -----------------------------------------------------------------------
     def check_grid(
@@ -363,6 +366,7 @@ class DynamicsModel(ScalingModel):
         v = {
             n: hierarchy.draw(p, self.levels, posterior, query, rng) for n, p in self.params.items()
         }
+        phi = self.concentration_draws(posterior, grid, rng)
         offset = self._offset_draws(posterior, grid, rng)
         x = self._scaled(grid["params"].to_numpy(), grid["tokens"].to_numpy())
         mean = laws.accuracy_trajectory(
@@ -376,7 +380,7 @@ class DynamicsModel(ScalingModel):
             v["ceiling_size"],
             **self._offsets(offset),
         )
-        return mean, self._new_observation(posterior, mean, grid, rng)
+        return mean, self._new_observation(phi, mean, grid, rng)
 
     def _offset_draws(
         self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
@@ -422,11 +426,18 @@ class DynamicsModel(ScalingModel):
             out[:, j] = cache[key]
         return out
 
+    def concentration_draws(
+        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+    ) -> np.ndarray:
+        """The likelihood's concentration ``phi`` per draw and grid point (a task absent from
+        the fit drawn from the population of tasks)."""
+        query = list(zip(grid["domain"], grid["task"], strict=True))
+        return hierarchy.draw(self.phi, self.levels, posterior, query, rng)
+
     def _new_observation(
-        self, posterior: xr.Dataset, mean: np.ndarray, grid: pd.DataFrame, rng: np.random.Generator
+        self, phi: np.ndarray, mean: np.ndarray, grid: pd.DataFrame, rng: np.random.Generator
     ) -> np.ndarray:
         """A new evaluation: Beta draw around the law, then binomial over ``n_items`` if known."""
-        phi = posterior["phi"].to_numpy()[:, None]
         p = np.clip(mean, _EPS, 1 - _EPS)
         q = rng.beta(p * phi, (1 - p) * phi)
         n = grid["n_items"].to_numpy()
