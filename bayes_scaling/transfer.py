@@ -294,6 +294,7 @@ def task_holdout(
     data: Observations,
     *,
     tasks: Sequence[str],
+    first_checkpoints: int = 0,
     seed: int = 0,
     ci: float = CI_PROB,
     **sampler: Any,
@@ -306,26 +307,46 @@ def task_holdout(
     drawn from a new domain, i.e. from the population of all tasks; and the point baselines of
     :meth:`DynamicsModel.baseline_predictions` (``population_mean``, ``domain_mean``).
 
-    Returns the points table with ``truth`` and, per method, ``<method>_median``,
+    With ``first_checkpoints = k > 0`` the fit also sees the task's first ``k`` checkpoints of
+    every run (the task updated with its early evaluations) and the later ones are predicted,
+    as method ``updated`` (the task is then known to the fit, so there is no ``no_domain``).
+
+    Returns the points table with ``truth``, ``checkpoint`` (the point's rank among its run's
+    selected checkpoints of the task, from 1) and, per method, ``<method>_median``,
     ``<method>_lower``, ``<method>_upper`` (new evaluation, at ``ci``) or
     ``baseline_<name>``. Summarise with :func:`holdout_metrics`.
     """
     spec = load_spec(spec)
+    if first_checkpoints < 0:
+        raise ValueError(f"first_checkpoints must be >= 0, not {first_checkpoints}")
+    frame = data.frame
+    selection = DynamicsModel(spec, data)  # the spec's checkpoint selection, on all the data
     out = []
     for task in tasks:
-        train = Observations(data.frame[data.frame["task"] != task], data.source)
-        test = data.where(task=task)
+        held = (frame["task"] == task).to_numpy()
+        pts = selection.points(data.where(task=task))
+        pts["checkpoint"] = pts.groupby("run")["tokens"].rank(method="dense").astype(int)
+        seen = pts["checkpoint"] <= first_checkpoints
+        early = pd.MultiIndex.from_frame(pts.loc[seen, ["run", "tokens"]])
+        shown = pd.MultiIndex.from_frame(frame[["run", "tokens"]].astype({"run": str}))
+        train = Observations(frame[~held | (held & shown.isin(early))], data.source)
+        pts = pts[~seen].reset_index(drop=True)
         model = DynamicsModel(spec, train)
-        pts = model.points(test)
         fit = model.fit(seed=seed, **sampler)
-        grid = pts.drop(columns=["truth"])
+        grid = pts.drop(columns=["truth", "checkpoint"])
+        methods = (
+            [("updated", grid)]
+            if first_checkpoints
+            else [("domain", grid), ("no_domain", grid.assign(domain=UNSEEN_DOMAIN))]
+        )
         table = pts.copy()
-        for method, g in (("domain", grid), ("no_domain", grid.assign(domain=UNSEEN_DOMAIN))):
+        for method, g in methods:
             pred = fit.predict(g, seed=seed).table(ci=ci)
             table[f"{method}_median"] = pred["median"].to_numpy()
             table[f"{method}_lower"] = pred["lower"].to_numpy()
             table[f"{method}_upper"] = pred["upper"].to_numpy()
-        for name, values in model.baseline_predictions(train, pts).items():
+        others = Observations(frame[~held], data.source)
+        for name, values in model.baseline_predictions(others, pts).items():
             table[f"baseline_{name}"] = values
         out.append(table)
     result = pd.concat(out, ignore_index=True)

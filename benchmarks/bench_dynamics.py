@@ -15,7 +15,9 @@ Run: ``.venv/bin/python benchmarks/bench_dynamics.py [--parts full size holdout 
 3. ``holdout``: leave-one-task-out task dynamic prediction (:func:`transfer.task_holdout`) on
    Pythia (tasks whose domain keeps another task) and on the OLMo ladder (1xC and 5xC runs,
    the commonsense and science tasks): the held-out task from its domain's population, from
-   the population of all tasks (domain ignored), and the point baselines.
+   the population of all tasks (domain ignored), and the point baselines; then the same task
+   updated with its first 3 of 8 checkpoints per run, against the not-updated predictions of
+   the later checkpoints.
 4. ``transfer``: an OLMo-ladder fit (1xC, 2xC, 5xC, 10xC runs; commonsense, science, reading
    comprehension and the four MMLU groups): onsets, precedence and correlations.
 """
@@ -42,6 +44,7 @@ PARAMS_12B = 11.3e9
 TOKENS_12B = (153_092_096_000.0, 299_892_736_000.0)
 OLMO_HOLDOUT = ["hellaswag", "piqa", "winogrande", "csqa", "arc_easy", "arc_challenge"]
 SHORT = {"draws": 300, "tune": 300}
+EARLY_CHECKPOINTS = 3  # holdout: the task updated with its first 3 of 8 checkpoints per run
 
 
 def _pythia(root):
@@ -138,12 +141,19 @@ def size(root, sampling: dict) -> dict:
 
 def _holdout(spec, data, tasks, sampling) -> dict:
     table = transfer.task_holdout(spec, data, tasks=tasks, **sampling)
-    overall = transfer.holdout_metrics(table).iloc[0]
+    updated = transfer.task_holdout(
+        spec, data, tasks=tasks, first_checkpoints=EARLY_CHECKPOINTS, **sampling
+    )
+    later = table[table["checkpoint"] > EARLY_CHECKPOINTS]
     per_task = transfer.holdout_metrics(table, by="task").set_index("task")
     return {
         "tasks": tasks,
-        "overall": overall.round(3).to_dict(),
+        "overall": transfer.holdout_metrics(table).iloc[0].round(3).to_dict(),
         "per_task": per_task.round(3).to_dict(orient="index"),
+        f"after_checkpoint_{EARLY_CHECKPOINTS}": {
+            "not_updated": transfer.holdout_metrics(later).iloc[0].round(3).to_dict(),
+            "updated": transfer.holdout_metrics(updated).iloc[0].round(3).to_dict(),
+        },
     }
 
 

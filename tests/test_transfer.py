@@ -87,6 +87,14 @@ def test_predictive_gain_and_task_holdout(sim):
     for col in ("domain_coverage", "no_domain_coverage", "baseline_population_mean_mae"):
         assert col in metrics.columns
     assert 0 <= metrics.loc[0, "domain_coverage"] <= 1
+    assert hold["checkpoint"].min() == 1
+    early = transfer.task_holdout(SPEC, small, tasks=["science_0"], first_checkpoints=3, **TINY)
+    assert early["checkpoint"].min() == 4
+    assert len(early) == len(hold[hold["checkpoint"] > 3])
+    assert "updated_coverage" in transfer.holdout_metrics(early).columns
+    assert "no_domain_median" not in early.columns
+    with pytest.raises(ValueError, match="first_checkpoints"):
+        transfer.task_holdout(SPEC, small, tasks=["science_0"], first_checkpoints=-1)
     fig = plots.plot_predictive_gain(table=gain)
     assert isinstance(fig, Figure)
 
