@@ -329,7 +329,7 @@ def task_holdout(
         seen = pts["checkpoint"] <= first_checkpoints
         early = pd.MultiIndex.from_frame(pts.loc[seen, ["run", "tokens"]])
         shown = pd.MultiIndex.from_frame(frame[["run", "tokens"]].astype({"run": str}))
-        train = Observations(frame[~held | (held & shown.isin(early))], data.source)
+        train = Observations(frame[~held | shown.isin(early)], data.source)
         pts = pts[~seen].reset_index(drop=True)
         model = DynamicsModel(spec, train)
         fit = model.fit(seed=seed, **sampler)
