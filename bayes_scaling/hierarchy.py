@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
@@ -42,6 +43,12 @@ class Level:
     def __post_init__(self) -> None:
         if self.parent is not None and len(self.parent) != len(self.labels):
             raise ValueError(f"level {self.name!r}: one parent per label is needed")
+
+
+def labels(levels: Sequence[Level], table: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Per row of ``table``, its labels at ``levels`` (one column named after each level): the
+    ``query`` of :func:`draw`."""
+    return list(zip(*(table[lv.name] for lv in levels), strict=True))
 
 
 def _inverse_link(link: str, x):

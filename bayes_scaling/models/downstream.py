@@ -505,16 +505,11 @@ class DownstreamModel(ScalingModel):
         out.attrs["chained_loss"] = _ChainedLoss(mean, new)
 
     # --- prediction -----------------------------------------------------------------------
-    def _query(self, grid: pd.DataFrame) -> list[tuple[str, ...]]:
-        if self.domains:
-            return list(zip(grid["domain"], grid["task"], strict=True))
-        return [(t,) for t in grid["task"]]
-
     def task_draws(
         self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
     ) -> dict[str, np.ndarray]:
         """Law and noise parameters per grid point, ``(n_samples, len(grid))`` each."""
-        query = self._query(grid)
+        query = hierarchy.labels(self.levels, grid)
         specs = dict(self.params)
         if self.noise_param is not None:
             specs[self.noise_param.name] = self.noise_param

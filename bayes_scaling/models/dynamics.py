@@ -362,7 +362,7 @@ class DynamicsModel(ScalingModel):
     def predict_draws(
         self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        query = self._query(grid)
+        query = hierarchy.labels(self.levels, grid)
         v = {
             n: hierarchy.draw(p, self.levels, posterior, query, rng) for n, p in self.params.items()
         }
@@ -431,12 +431,8 @@ class DynamicsModel(ScalingModel):
     ) -> np.ndarray:
         """The likelihood's concentration ``phi`` per draw and grid point (a task absent from
         the fit drawn from the population of tasks)."""
-        return hierarchy.draw(self.phi, self.levels, posterior, self._query(grid), rng)
-
-    @staticmethod
-    def _query(grid: pd.DataFrame) -> list[tuple[str, str]]:
-        """Per grid point, its labels at the levels ``(domain, task)``."""
-        return list(zip(grid["domain"], grid["task"], strict=True))
+        query = hierarchy.labels(self.levels, grid)
+        return hierarchy.draw(self.phi, self.levels, posterior, query, rng)
 
     def _new_observation(
         self, phi: np.ndarray, mean: np.ndarray, grid: pd.DataFrame, rng: np.random.Generator
