@@ -294,6 +294,7 @@ def _chain_task(
     draws: int,
     tune: int,
     target_accept: float,
+    mass_matrix: str,
 ) -> xr.DataTree:
     model, compiled = _model_on_worker(spec, source, data, sampler)
     return sample_chain(
@@ -304,6 +305,7 @@ def _chain_task(
         draws=draws,
         tune=tune,
         target_accept=target_accept,
+        mass_matrix=mass_matrix,
         compiled=compiled,
     )
 
@@ -329,6 +331,7 @@ def fit_chains(
     tune: int = 1000,
     chains: int = 4,
     target_accept: float = 0.9,
+    mass_matrix: str = "diag",
     retries: int = 2,
 ) -> xr.DataTree:
     """Sample one posterior with each chain as its own Dask task; merge the chains.
@@ -350,6 +353,7 @@ def fit_chains(
         str(draws),
         str(tune),
         str(target_accept),
+        mass_matrix,
     )
     futures = [
         client.submit(
@@ -363,6 +367,7 @@ def fit_chains(
             draws=int(draws),
             tune=int(tune),
             target_accept=float(target_accept),
+            mass_matrix=mass_matrix,
             key=f"bayes-scaling-chain-{base}-{k}",
             retries=retries,
         )

@@ -19,7 +19,7 @@ value; its own offset is left to the prior, as for a group without data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,20 +96,12 @@ def only_child(up: np.ndarray, n_parents: int) -> np.ndarray:
     return np.bincount(up, minlength=n_parents)[up] == 1
 
 
-def build(
-    p: ParamSpec, levels: Sequence[Level], *, pinned: Mapping[str, np.ndarray] | None = None
-) -> pt.TensorVariable:
+def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
     """Create the PyMC variables of ``p`` and return its value at the finest level.
 
     Must be called inside a model whose coords include every level's labels. The result has
     one entry per label of ``levels[-1]`` (a shared value is broadcast), or is a scalar when
     ``levels`` is empty.
-
-    ``pinned`` maps a level's name to a boolean mask over its labels: the groups whose data pin
-    their parameters down. A centred level then centres only those; the others (e.g. a task
-    flat at chance) keep non-centred offsets, which suit groups the prior dominates. The
-    centred and non-centred parts are ``p_<level>_latent`` and ``p_z_<level>`` over the coords
-    ``<level>_pinned`` and ``<level>_free``.
     """
     pooled = pooled_levels(p, levels)
     n_fine = len(levels[-1].labels) if levels else None
@@ -140,11 +132,7 @@ def build(
             else:
                 up = ancestor_index(levels, lv.name, parent_level.name)
                 parent = latent[up]
-            mask = (pinned or {}).get(lv.name)
-            centre = p.is_centered(lv.name) and (mask is None or np.any(mask))
-            if centre and mask is not None and not np.all(mask):
-                latent = _partly_centred(p.name, lv, parent, sd, np.asarray(mask, dtype=bool))
-            elif centre:
+            if p.is_centered(lv.name):
                 latent = pm.Normal(f"{p.name}_{lv.name}_latent", parent, sd, dims=lv.name)
             else:
                 z = pm.Normal(f"{p.name}_z_{lv.name}", 0.0, 1.0, dims=lv.name)
@@ -163,26 +151,6 @@ def build(
     if finest.name != levels[-1].name:
         value = value[ancestor_index(levels, levels[-1].name, finest.name)]
     return value
-
-
-def _partly_centred(
-    name: str, lv: Level, parent: pt.TensorVariable, sd: pt.TensorVariable, mask: np.ndarray
-) -> pt.TensorVariable:
-    """Latents of ``lv``: centred where ``mask``, non-centred elsewhere (see :func:`build`)."""
-    model = pm.modelcontext(None)
-    parts = {f"{lv.name}_pinned": np.flatnonzero(mask), f"{lv.name}_free": np.flatnonzero(~mask)}
-    for dim, idx in parts.items():
-        if dim not in model.coords:
-            model.add_coord(dim, [lv.labels[i] for i in idx])
-        elif list(model.coords[dim]) != [lv.labels[i] for i in idx]:
-            raise ValueError(f"level {lv.name!r}: another parameter pinned other labels")
-    (dim_c, c), (dim_f, f) = parts.items()
-    parent = pt.broadcast_to(parent, (len(lv.labels),))
-    centred = pm.Normal(f"{name}_{lv.name}_latent", parent[c], sd, dims=dim_c)
-    z = pm.Normal(f"{name}_z_{lv.name}", 0.0, 1.0, dims=dim_f)
-    latent = pt.zeros(len(lv.labels))
-    latent = pt.set_subtensor(latent[c], centred)
-    return pt.set_subtensor(latent[f], parent[f] + sd * z)
 
 
 def stacked(posterior: xr.Dataset) -> xr.Dataset:

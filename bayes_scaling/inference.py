@@ -86,6 +86,7 @@ def sample_chain(
     draws: int = 1000,
     tune: int = 1000,
     target_accept: float = 0.9,
+    mass_matrix: str = "diag",
     compiled: Any = None,
     progress_callback: Callable[[int, int], None] | None = None,
 ) -> xr.DataTree:
@@ -97,6 +98,9 @@ def sample_chain(
 
     Parameters
     ----------
+    mass_matrix
+        ``"diag"`` or ``"low_rank"`` (nutpie only: a diagonal plus low-rank mass matrix, for
+        posteriors with a few strongly correlated directions).
     compiled
         From :func:`compile_model` (nutpie): compile once, sample many chains.
     progress_callback
@@ -124,6 +128,7 @@ def sample_chain(
             cores=1,
             seed=s,
             target_accept=target_accept,
+            low_rank_modified_mass_matrix=mass_matrix == "low_rank",
             save_warmup=False,
             progress_bar=False,
             progress_callback=callback,
@@ -197,6 +202,7 @@ def sample(
     chains: int = 4,
     seed: int = 0,
     target_accept: float = 0.9,
+    mass_matrix: str = "diag",
     cores: int | None = None,
     progressbar: bool | None = None,
 ) -> xr.DataTree:
@@ -213,6 +219,8 @@ def sample(
     sampler
         ``"nutpie"`` (default), ``"pymc"``, ``"numpyro"`` or ``"blackjax"`` (the last two need
         JAX installed).
+    mass_matrix
+        As for :func:`sample_chain`.
     cores
         Chains run in parallel on at most this many cores (default: :func:`available_cpus`).
     progressbar
@@ -227,7 +235,13 @@ def sample(
     if progressbar is None:
         progressbar = sys.stderr.isatty()
     compiled = compile_model(model, sampler)
-    settings = dict(sampler=sampler, draws=draws, tune=tune, target_accept=target_accept)
+    settings = dict(
+        sampler=sampler,
+        draws=draws,
+        tune=tune,
+        target_accept=target_accept,
+        mass_matrix=mass_matrix,
+    )
     with _ChainProgress(chains, draws + tune, enabled=progressbar and sampler == "nutpie") as bar:
 
         def run(k: int) -> xr.DataTree:

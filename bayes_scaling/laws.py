@@ -125,6 +125,18 @@ def error_from_loss_k(epsilon: Any, drop: Any, gamma: Any, loss_ref: float) -> A
     return epsilon * drop * xp.exp(gamma * loss_ref)
 
 
+def sigmoid_midpoint(reach: Any, steep: Any, loss_ref: float) -> Any:
+    """``L0`` of :func:`accuracy_sigmoid` (with ``k = −steep``) from the fraction ``reach`` of
+    its gain above ``b`` attained at a reference loss: ``L0 = L_ref + logit(reach)/steep``.
+
+    With ``L_ref`` the lowest fitted loss, a task still at chance over all of its data is
+    ``reach → 0`` whatever its steepness: a half-line of the latent ``logit(reach)``, where
+    ``L0`` would trade off against ``steep`` along a curved ridge.
+    """
+    xp = _xp(reach, steep)
+    return loss_ref + (xp.log(reach) - xp.log1p(-reach)) / steep
+
+
 def sigmoid_bounds(floor_fraction: Any, height_fraction: Any, chance: Any) -> tuple[Any, Any]:
     """``(a, b)`` of :func:`accuracy_sigmoid` with ``chance ≤ b`` and ``a + b ≤ 1``.
 

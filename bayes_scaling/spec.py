@@ -38,7 +38,11 @@ SAMPLER_DEFAULTS: dict[str, Any] = {
     "tune": 1000,
     "chains": 4,
     "target_accept": 0.9,
+    "mass_matrix": "diag",
 }
+#: nutpie's mass matrix adaptation: diagonal, or diagonal plus a low-rank correction (nutpie's
+#: ``low_rank_modified_mass_matrix``) for posteriors with a few strongly correlated directions.
+MASS_MATRICES = ("diag", "low_rank")
 _TOP_KEYS = {
     "family",
     "name",
@@ -195,6 +199,13 @@ class ModelSpec:
         ta = sampler.get("target_accept", 0.9)
         if not isinstance(ta, float) or not 0 < ta < 1:
             raise SpecError(f"{self.source}: [sampler] target_accept must be in (0, 1)")
+        mass = sampler.get("mass_matrix", "diag")
+        if mass not in MASS_MATRICES:
+            raise SpecError(
+                f"{self.source}: [sampler] mass_matrix {mass!r} is not one of {MASS_MATRICES}"
+            )
+        if mass != "diag" and sampler.get("name", "nutpie") != "nutpie":
+            raise SpecError(f"{self.source}: [sampler] mass_matrix {mass!r} needs nutpie")
 
 
 def read_toml(path: Path, *, what: str, error: type[Exception] = SpecError) -> dict[str, Any]:

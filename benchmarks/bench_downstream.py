@@ -15,10 +15,10 @@ Run: ``.venv/bin/python benchmarks/bench_downstream.py [--parts gadre olmo timin
 3. ``holdout``: leave one task out of the 17 (tasks whose domain keeps another task), fit
    ``error_sigmoid`` on the rest, predict the task's rows from its domain's population:
    coverage of the 90% intervals and absolute error.
-4. ``timing``: a full fit of the 46-task testbed (every run), 2 chains on 2 cores: wall time,
-   ESS/s, divergences, R-hat, the slowest parameters, and R-hat / bulk ESS of the predicted
-   error of every task and of the 46-task average at the 1.4B runs; one entry per
-   ``--timing-spec``.
+4. ``timing``: a full fit of the 46-task testbed (every run), 2 chains (``--chains``) on 2
+   cores: wall time, ESS/s, divergences, R-hat, the slowest parameters, and R-hat / bulk ESS of
+   the predicted error of every task and of the 46-task average at the 1.4B runs; one entry
+   per ``--timing-spec``.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def holdout(root) -> dict:
     }
 
 
-def timing(root, *, spec_name: str, draws: int, tune: int) -> dict:
+def timing(root, *, spec_name: str, draws: int, tune: int, chains: int) -> dict:
     data = load_gadre(root / "overtraining")
     model = model_for(load_spec(spec_name), data)
     out: dict = {
@@ -233,11 +233,11 @@ def timing(root, *, spec_name: str, draws: int, tune: int) -> dict:
         "n_observations": len(model.table),
         "draws": draws,
         "tune": tune,
-        "chains": 2,
+        "chains": chains,
         "cores": 2,
     }
     with timer(out, "wall_seconds"):
-        fit = model.fit(draws=draws, tune=tune, chains=2, cores=2, seed=0, progressbar=False)
+        fit = model.fit(draws=draws, tune=tune, chains=chains, cores=2, seed=0, progressbar=False)
     diag = fit.diagnostics()
     names = [v for v in fit.posterior.data_vars if not v.startswith("y")]
     summary = az.summary(fit.posterior[names], kind="diagnostics")
@@ -270,6 +270,7 @@ def main() -> None:
     parser.add_argument("--timing-spec", default="error_sigmoid")
     parser.add_argument("--draws", type=int, default=1000, help="timing part")
     parser.add_argument("--tune", type=int, default=1000, help="timing part")
+    parser.add_argument("--chains", type=int, default=2, help="timing part (on 2 cores)")
     args = parser.parse_args()
     root = shared_data_dir()
     runners = {
@@ -279,7 +280,11 @@ def main() -> None:
         "timing": lambda previous: {  # one entry per spec
             **(previous or {}),
             args.timing_spec: timing(
-                root, spec_name=args.timing_spec, draws=args.draws, tune=args.tune
+                root,
+                spec_name=args.timing_spec,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
             ),
         },
     }

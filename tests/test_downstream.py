@@ -60,6 +60,10 @@ def test_chance_bounded_parameterisations_respect_bounds():
     eps, drop, gamma, ref = 0.8, 0.3, 0.7, 3.2
     k = laws.error_from_loss_k(eps, drop, gamma, ref)
     assert laws.error_from_loss(ref, eps, k, gamma) == pytest.approx(eps * (1 - drop))
+    a, b, steep, reach = 0.6, 0.25, 3.0, np.array([1e-9, 0.2, 0.9])
+    L0 = laws.sigmoid_midpoint(reach, steep, ref)
+    assert laws.accuracy_sigmoid(ref, a, -steep, L0, b) == pytest.approx(b + a * reach)
+    assert np.all(laws.accuracy_sigmoid(ref + 0.5, a, -steep, L0, b) < b + a * reach)
 
 
 def test_simulator_shapes_and_truth(sim):
@@ -83,22 +87,6 @@ def test_model_tables_levels_and_reference(sim):
     assert m.loss_ref == pytest.approx(sim.truth["loss_ref"])
     assert m.table["truth"].between(0, 1).all()  # error scale
     assert "epsilon" in m.law_params() and "eps_frac_mu" in m.law_params()
-
-
-def test_a_task_flat_at_chance_keeps_non_centred_offsets(sim):
-    """Centred task levels centre only the tasks whose accuracy moves with the loss."""
-    f = sim.observations.frame.copy()
-    flat = sorted(f.loc[f["metric"] == "accuracy", "task"].unique())[0]
-    rows = (f["metric"] == "accuracy") & (f["task"] == flat)
-    f.loc[rows, "value"] = f.loc[rows, "chance"]  # at chance whatever the loss
-    m = model_for(
-        load_spec("error_from_loss").updated({"response": {"tasks": "all"}}),
-        Observations(f, source="flat"),
-    )
-    assert dict(zip(m.tasks, m.pinned_tasks(), strict=True)) == {t: t != flat for t in m.tasks}
-    model = m.build()
-    assert list(model.coords["task_free"]) == [flat]
-    assert {"eps_frac_task_latent", "eps_frac_z_task"} <= set(model.named_vars)
 
 
 def test_bad_specs_and_data_name_the_problem(sim):

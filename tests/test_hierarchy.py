@@ -28,10 +28,10 @@ def _spec(**extra):
     return _param("rate", table, where="[params.rate]")
 
 
-def _build(p, pinned=None):
+def _build(p):
     coords = {lv.name: list(lv.labels) for lv in LEVELS}
     with pm.Model(coords=coords) as model:
-        hierarchy.build(p, LEVELS, pinned=pinned)
+        hierarchy.build(p, LEVELS)
     return model
 
 
@@ -51,21 +51,6 @@ def test_centred_levels_are_chosen_per_level():
     assert "rate_z_task" not in names and "rate_domain_latent" not in names
     assert _spec(centered=True).is_centered("domain")
     assert not _spec().is_centered("task")
-
-
-def test_a_centred_level_centres_only_its_pinned_groups():
-    """arc_challenge is flat (not pinned): its offset stays non-centred, the others centred."""
-    model = _build(_spec(centered=["task"]), pinned={"task": np.array([True, False, True])})
-    assert list(model.coords["task_pinned"]) == ["arc_easy", "piqa"]
-    assert list(model.coords["task_free"]) == ["arc_challenge"]
-    point, (rate,) = _at_random_point(model, ["rate"], seed=1)
-    domain = point["rate_mu"] + np.exp(point["rate_sd_domain_log__"]) * point["rate_z_domain"]
-    sd = np.exp(point["rate_sd_task_log__"])
-    assert rate[0] == pytest.approx(np.exp(point["rate_task_latent"][0]))
-    assert rate[1] == pytest.approx(np.exp(domain[0] + sd * point["rate_z_task"][0]))
-    assert rate[2] == pytest.approx(np.exp(domain[1]))  # piqa, an only child: its parent's
-    names = set(_build(_spec(centered=["task"]), pinned={"task": np.zeros(3, bool)}).named_vars)
-    assert "rate_z_task" in names and "rate_task_latent" not in names  # nothing pinned
 
 
 @pytest.mark.parametrize("centered", [False, ["task"]])

@@ -44,6 +44,11 @@ def test_every_shipped_spec_loads():
         ({"params": {"E": {"prior": {"dist": "Normal"}, "link": "exp"}}}, "[params.E].link"),
         ({"sampler": {"name": "stan"}}, "[sampler] name 'stan'"),
         ({"sampler": {"draws": 0}}, "[sampler] draws must be a positive integer"),
+        ({"sampler": {"mass_matrix": "dense"}}, "[sampler] mass_matrix 'dense'"),
+        (
+            {"sampler": {"name": "pymc", "mass_matrix": "low_rank"}},
+            "[sampler] mass_matrix 'low_rank' needs nutpie",
+        ),
     ],
 )
 def test_errors_name_the_key(change, message):

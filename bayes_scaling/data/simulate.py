@@ -135,7 +135,7 @@ DOWNSTREAM_LINKS: dict[str, str] = {
     "floor": "logit",
     "height": "logit",
     "steep": "log",
-    "L0": "identity",
+    "reach": "logit",
 }
 #: A plausible global population (latent scale) and its domain/task spreads, per form.
 DOWNSTREAM_TRUTH: dict[str, dict[str, dict[str, float]]] = {
@@ -145,9 +145,9 @@ DOWNSTREAM_TRUTH: dict[str, dict[str, dict[str, float]]] = {
         "sd_task": {"eps_frac": 0.3, "drop": 0.3, "gamma": 0.1},
     },
     "sigmoid": {
-        "mu": {"floor": -3.0, "height": 0.5, "steep": 1.5, "L0": 1.0},
-        "sd_domain": {"floor": 0.5, "height": 0.5, "steep": 0.25, "L0": 0.15},
-        "sd_task": {"floor": 0.3, "height": 0.3, "steep": 0.1, "L0": 0.05},
+        "mu": {"floor": -3.0, "height": 0.5, "steep": 1.5, "reach": 1.8},
+        "sd_domain": {"floor": 0.5, "height": 0.5, "steep": 0.25, "reach": 0.7},
+        "sd_task": {"floor": 0.3, "height": 0.3, "steep": 0.1, "reach": 0.2},
     },
 }
 _CHANCES: tuple[float, ...] = (0.0, 0.25, 0.5)
@@ -201,8 +201,9 @@ def simulate_downstream(
     -------
     Simulation
         ``truth`` holds ``mu``, the spreads, ``domain`` and ``task`` values (after the link),
-        ``chance`` per task, ``loss_ref`` (the median input loss, which the model uses as its
-        reference) and the noise settings.
+        ``chance`` per task, ``loss_ref`` and ``loss_min`` (the median and lowest input loss,
+        the model's references for the exponential and the sigmoid form) and the noise
+        settings.
     """
     domains = domains or {"commonsense": 4, "science": 3, "math": 3}
     if form not in DOWNSTREAM_TRUTH:
@@ -214,7 +215,7 @@ def simulate_downstream(
     if losses is None:  # nats of a validation loss, or bits per byte of a task loss
         losses = np.linspace(2.6, 4.6, 14) if form == "exponential" else np.linspace(0.6, 1.6, 14)
     losses = np.asarray(losses, dtype=float)
-    loss_ref = float(np.median(losses))
+    refs = {"exponential": float(np.median(losses)), "sigmoid": float(losses.min())}
     names = list(truth["mu"])
     dom_latent = {
         p: {d: truth["mu"][p] + truth["sd_domain"][p] * rng.standard_normal() for d in domains}
@@ -243,7 +244,7 @@ def simulate_downstream(
             v = {p: value["task"][p][task] for p in names}
             # the model clips the law the same way before its likelihood
             err = float(
-                np.clip(_downstream_error(form, loss, v, chance[task], loss_ref), 1e-6, 1 - 1e-6)
+                np.clip(_downstream_error(form, loss, v, chance[task], refs[form]), 1e-6, 1 - 1e-6)
             )
             if likelihood == "binomial":
                 acc = rng.binomial(n_items, 1.0 - err) / n_items
@@ -276,7 +277,8 @@ def simulate_downstream(
             "domain": value["domain"],
             "task": value["task"],
             "chance": chance,
-            "loss_ref": loss_ref,
+            "loss_ref": refs["exponential"],
+            "loss_min": refs["sigmoid"],
             "likelihood": likelihood,
             "noise": noise,
             "n_items": n_items,
@@ -287,12 +289,14 @@ def simulate_downstream(
 def _downstream_error(
     form: str, loss: float, v: dict[str, float], chance: float, loss_ref: float
 ) -> float:
+    """The law's error; ``loss_ref`` is the form's reference loss (median or lowest)."""
     if form == "exponential":
         eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
         k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], loss_ref)
         return float(laws.error_from_loss(loss, eps, k, v["gamma"]))
     a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
-    return float(1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], v["L0"], b))
+    L0 = laws.sigmoid_midpoint(v["reach"], v["steep"], loss_ref)
+    return float(1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], L0, b))
 
 
 # --- checkpoint trajectories ----------------------------------------------------------------

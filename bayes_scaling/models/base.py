@@ -133,6 +133,7 @@ class ScalingModel(ABC):
             tune=tune or s["tune"],
             chains=chains or s["chains"],
             target_accept=target_accept or s["target_accept"],
+            mass_matrix=s["mass_matrix"],
         )
         if client is not None:
             from bayes_scaling.cluster import fit_chains

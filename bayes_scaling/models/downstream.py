@@ -6,12 +6,13 @@ Forms (the spec's ``form``):
   ``ε_t = (1 − chance_t)·eps_frac_t`` and ``k_t = ε_t·drop_t·exp(γ_t·L_ref)``;
 - ``"sigmoid"`` (OLMo ladder, Bhagia et al. 2024): ``Acc_t(L) = a_t/(1 + exp(−k_t(L − L0_t))) +
   b_t`` with ``b_t = chance_t + (1 − chance_t)·floor_t``, ``a_t = (1 − b_t)·height_t``,
-  ``k_t = −steep_t``.
+  ``k_t = −steep_t`` and ``L0_t = L_min + logit(reach_t)/steep_t``.
 
 Both keep the error at or below the task's chance error (see :mod:`bayes_scaling.laws`). The
 input loss ``L`` is a shared validation loss matched to each accuracy row by ``(run, tokens)``
 (``[input] task``) or each task's own loss (``[input] per_task = true``, e.g. OLMo bits per
-byte) matched by ``(run, tokens, task)``. ``L_ref`` is the median input loss of the fit.
+byte) matched by ``(run, tokens, task)``. ``L_ref`` is the median input loss of the fit,
+``L_min`` its lowest.
 With ``[input] shift_by = "dataset"`` the law sees ``L + δ_dataset`` (zero-sum shifts with scale
 ``shift_sd``, shared by all tasks): a validation loss measured on C4 flatters C4-trained models,
 so the same loss means different downstream error after different pretraining corpora (the
@@ -55,7 +56,7 @@ from bayes_scaling.spec import SpecError
 
 FORM_PARAMS: dict[str, tuple[str, ...]] = {
     "exponential": ("eps_frac", "drop", "gamma"),
-    "sigmoid": ("floor", "height", "steep", "L0"),
+    "sigmoid": ("floor", "height", "steep", "reach"),
 }
 #: Per-task law values put in the posterior (after the chance-bounded parameterisation).
 REPORTED: dict[str, tuple[str, ...]] = {
@@ -82,10 +83,6 @@ PER_TASK_COLUMNS: tuple[str, ...] = (
     "extrapolation",
     "loss_below_fit",
 )
-#: A task's curve counts as pinned by its data (its centred levels are centred, see
-#: :func:`bayes_scaling.hierarchy.build`) when its accuracy falls with the input loss at a
-#: least-squares slope of at least this many standard errors; a task flat at chance is not.
-PINNED_T = 3.0
 _CHECKPOINTS = ("final", "all", "after")
 _P_MIN = 1e-6
 
@@ -278,7 +275,8 @@ class DownstreamModel(ScalingModel):
             k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], self.loss_ref)
             return laws.error_from_loss(loss, eps, k, v["gamma"])
         a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
-        return 1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], v["L0"], b)
+        L0 = laws.sigmoid_midpoint(v["reach"], v["steep"], self.loss_min)
+        return 1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], L0, b)
 
     def build(self) -> pm.Model:
         t = self.table
@@ -288,10 +286,7 @@ class DownstreamModel(ScalingModel):
         if self.domains:
             coords["domain"] = list(self.domains)
         with pm.Model(coords=coords) as model:
-            pinned = {"task": self.pinned_tasks()}
-            per_task = {
-                n: hierarchy.build(p, self.levels, pinned=pinned) for n, p in self.params.items()
-            }
+            per_task = {n: hierarchy.build(p, self.levels) for n, p in self.params.items()}
             self._derived(per_task, chance_t)
             loss: Any = t["loss"].to_numpy()
             if self.input_noise > 0:
@@ -312,17 +307,6 @@ class DownstreamModel(ScalingModel):
             self._likelihood(err, noise)
         return model
 
-    def pinned_tasks(self) -> np.ndarray:
-        """Per task of the fit, whether its data pin its curve down (see :data:`PINNED_T`)."""
-        t = self.table
-        accuracy = t["truth"] if self.report == "accuracy" else 1.0 - t["truth"]
-        frame = pd.DataFrame({"loss": t["loss"], "accuracy": accuracy, "task": t["task"]})
-        slope_t = {
-            k: _slope_t(g["loss"].to_numpy(), g["accuracy"].to_numpy())
-            for k, g in frame.groupby("task")
-        }
-        return np.array([slope_t[k] <= -PINNED_T for k in self.tasks], dtype=bool)
-
     def _derived(self, v: Mapping[str, Any], chance) -> None:
         if self.spec.form == "exponential":
             eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
@@ -334,6 +318,8 @@ class DownstreamModel(ScalingModel):
             pm.Deterministic("a", a, dims="task")
             pm.Deterministic("b", b, dims="task")
             pm.Deterministic("k", -v["steep"], dims="task")
+            L0 = laws.sigmoid_midpoint(v["reach"], v["steep"], self.loss_min)
+            pm.Deterministic("L0", L0, dims="task")
 
     def _likelihood(self, err, noise) -> None:
         t = self.table
@@ -630,16 +616,6 @@ class DownstreamModel(ScalingModel):
         from bayes_scaling.baselines import downstream_baselines
 
         return downstream_baselines(self, train, points)
-
-
-def _slope_t(x: np.ndarray, y: np.ndarray) -> float:
-    """t statistic of the least-squares slope of ``y`` on ``x`` (0 when undefined)."""
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return 0.0
-    r = float(np.corrcoef(x, y)[0, 1])
-    if abs(r) >= 1.0:
-        return float(np.sign(r) * np.inf)
-    return r * np.sqrt((len(x) - 2) / (1.0 - r * r))
 
 
 def _select_checkpoints(rows: pd.DataFrame, spec) -> pd.DataFrame:
