@@ -1,6 +1,7 @@
 """``bayes-scaling``: a thin command line over the Python API.
 
-Exit codes: 0 success, 2 bad input (data, spec, file), 3 ``--strict`` and not converged.
+Exit codes: 0 success, 1 some fits of ``calibrate`` failed, 2 bad input (data, spec, file),
+3 ``--strict`` and not converged.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bayes_scaling.data.schema import DataError
 from bayes_scaling.fitfile import FitFileError
 from bayes_scaling.priors import SpecError
 
+EXIT_FITS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_CONVERGED = 3
 
@@ -98,6 +100,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci", type=float, default=CI_PROB, help=f"interval (default {CI_PROB})")
     _sampler_args(p)
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser(
+        "calibrate",
+        help="rung-out calibration: fit below each rung of the ladder, predict the runs above",
+    )
+    _data_args(p)
+    p.add_argument(
+        "--by",
+        choices=["params", "flops", "tokens"],
+        default="params",
+        help="the ladder column to cut on (default params)",
+    )
+    p.add_argument(
+        "--cutoffs",
+        type=float,
+        nargs="+",
+        help="cut-offs of --by (default: after every rung from the third; for a continuous "
+        "column four log-spaced values from its median)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder: one fit file per cut-off (resumable), points.csv, coverage.csv, "
+        "calibration.png",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local worker processes (default: CPUs)")
+    where.add_argument("--scheduler", help="address of an existing Dask scheduler")
+    _sampler_args(p)
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("demo", help="simulate a testbed, fit, report, plot (the main job)")
     p.add_argument("--out", default="demo-output", help="folder for the fit file and plots")
@@ -236,6 +268,35 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return _verdict(bt.fit, args.strict)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from bayes_scaling.calibrate import rung_out
+    from bayes_scaling.plots.common import save_figure
+
+    if not args.verbose:
+        _log_to_stderr("bayes_scaling.cluster")
+    sampler = {k: v for k, v in _sampler_kwargs(args).items() if k != "cores"}
+    cal = rung_out(
+        _spec(args),
+        args.data,
+        out=args.out,
+        by=args.by,
+        cutoffs=args.cutoffs,
+        seed=args.seed,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        **sampler,
+    )
+    for path in cal.save(args.out):
+        print(f"wrote {path}", file=sys.stderr)
+    figure = save_figure(cal.plot(), Path(args.out) / "calibration.png")
+    print(f"wrote {figure}", file=sys.stderr)
+    print(report.format_table(cal.coverage()))
+    failed = cal.fits[cal.fits["status"] == "failed"]
+    for _, row in failed.iterrows():
+        print(f"cut-off {row['selection']} failed: {row['error']}", file=sys.stderr)
+    return EXIT_FITS_FAILED if len(failed) else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

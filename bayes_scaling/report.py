@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_scaling.constants import CI_PROB
+from bayes_scaling.constants import CALIBRATED_DISTANCE, CI_PROB
 
 
 def interval_label(*, ci: float = CI_PROB) -> str:
@@ -91,13 +91,25 @@ def describe_predictions(table: pd.DataFrame, *, what: str = "value") -> list[st
         where = ", ".join(f"{k}={r[k]}" for k in keys)
         if "params" in table.columns and "tokens" in table.columns:
             where += f"{', ' if where else ''}N={r['params']:.3g}, D={r['tokens']:.3g}"
-        beyond = r.get("extrapolation", 0.0)
-        extra = f" ({beyond:.2f} compute decades beyond the fitted runs)" if beyond > 0 else ""
-        out.append(
+        distance = r.get("distance", r.get("extrapolation", 0.0))
+        extra = f" ({distance:.2f} decades beyond the fitted runs)" if distance > 0 else ""
+        sentence = (
             f"{where}{extra}: {what} {_fmt(r['median'])}, {interval_label(ci=ci)} "
             f"{_fmt(r['lower'])} to {_fmt(r['upper'])} for a new run "
-            f"(law: {_fmt(r['mean_lower'])} to {_fmt(r['mean_upper'])})."
+            f"(expected value: {_fmt(r['mean_lower'])} to {_fmt(r['mean_upper'])})"
         )
+        if r.get("share_extrapolation", 0.0) > 0:
+            sentence += (
+                f"; {r['share_extrapolation']:.0%} of its variance is extrapolation error, "
+                f"{r['share_parameter']:.0%} parameter uncertainty, {r['share_noise']:.0%} noise"
+            )
+        if distance > CALIBRATED_DISTANCE:
+            sentence += (
+                f". Warning: {distance:.1f} decades is beyond the {CALIBRATED_DISTANCE:g} "
+                "decades at which the extrapolation error was checked on held-out runs; treat "
+                "the interval as a floor"
+            )
+        out.append(sentence + ".")
     return out
 
 

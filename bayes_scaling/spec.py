@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from bayes_scaling.discrepancy import ExtrapolationError
 from bayes_scaling.hashing import canonical_json, digest
 from bayes_scaling.priors import Prior, SpecError
 
@@ -56,6 +57,7 @@ _TOP_KEYS = {
     "likelihood",
     "sampler",
     "predict",
+    "extrapolation",
 }
 
 
@@ -174,6 +176,13 @@ class ModelSpec:
         return _param(name, params[name], where=f"{self.source}: [params.{name}]")
 
     @property
+    def extrapolation_error(self) -> ExtrapolationError:
+        """The ``[extrapolation]`` term (see :mod:`bayes_scaling.discrepancy`; off if absent)."""
+        return ExtrapolationError.from_table(
+            self.section("extrapolation"), where=f"{self.source}: [extrapolation]"
+        )
+
+    @property
     def sampler(self) -> dict[str, Any]:
         return {**SAMPLER_DEFAULTS, **self.section("sampler")}
 
@@ -186,6 +195,7 @@ class ModelSpec:
                 f"allowed: {sorted(_TOP_KEYS)}"
             )
         self.require("family", str)
+        self.extrapolation_error  # noqa: B018 (validates the section)
         for name in self.section("params"):
             self.param(name)
         sampler = self.section("sampler")

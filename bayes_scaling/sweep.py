@@ -10,7 +10,8 @@ Format (every key optional except ``specs`` or ``[[fits]]``, and ``[data.*]``)::
 
     name = "cutoffs"                 # default: the file's stem
     seed = 0                         # root seed; each fit's seed derives from it and its key
-    specs = ["loss_chinchilla"]      # shipped spec names or paths (relative to this file)
+    specs = ["loss_chinchilla"]      # shipped spec names, paths (relative to this file) or
+                                     # spec tables (from Python: ModelSpec.to_dict())
     replicates = 1                   # fits per (spec, data, selection), derived seeds
     # seeds = [0, 1, 2]              # ... or explicit seeds instead of `replicates`
 
@@ -250,8 +251,8 @@ class Sweep:
         ):
             raise self._err("key 'seeds' must be a non-empty list of integers")
         specs = r.get("specs", [])
-        if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
-            raise self._err("key 'specs' must be a list of spec names or paths")
+        if not isinstance(specs, list) or not all(isinstance(s, str | dict) for s in specs):
+            raise self._err("key 'specs' must be a list of spec names, paths or spec tables")
         if not specs and not r.get("fits"):
             raise self._err("nothing to fit: give 'specs' (with [data.*]) or [[fits]]")
         sampler = r.get("sampler", {})
@@ -300,10 +301,14 @@ class Sweep:
                 raise self._err(f"{where}: allowed keys spec, data, train, test, seed, name")
 
     # --- expansion ------------------------------------------------------------------------
-    def spec(self, name: str) -> ModelSpec:
-        """A spec by shipped name or path (relative to the sweep file), sampler merged in."""
-        path = self.base / name
-        spec = load_spec(path if name.endswith(".toml") or path.exists() else name)
+    def spec(self, name: str | dict[str, Any]) -> ModelSpec:
+        """A spec by shipped name, path (relative to the sweep file) or inline table, sampler
+        merged in."""
+        if isinstance(name, dict):
+            spec = ModelSpec.from_dict(name, source=f"{self.source}: specs ({name.get('name')})")
+        else:
+            path = self.base / name
+            spec = load_spec(path if name.endswith(".toml") or path.exists() else name)
         sampler = self.raw.get("sampler")
         return spec.updated({"sampler": sampler}) if sampler else spec
 
@@ -379,7 +384,10 @@ class Sweep:
     def tasks(self) -> list[FitTask]:
         """Every fit of the sweep, in a stable order, with ids and seeds (duplicates dropped)."""
         datasets = self.datasets()
-        specs = {name: self.spec(name) for name in self.raw.get("specs", [])}
+        specs = {
+            name if isinstance(name, str) else self.spec(name).name: self.spec(name)
+            for name in self.raw.get("specs", [])
+        }
         replicate_seeds: list[int | None]
         seeds = self.raw.get("seeds")
         replicate_seeds = list(seeds) if seeds else [None] * int(self.raw.get("replicates", 1))

@@ -4,9 +4,10 @@ refit datasets drawn from the model's own prior predictive and check the ranks o
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,18 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from bayes_scaling import fitfile, inference
+from bayes_scaling import discrepancy, fitfile, inference
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import stacked
-from bayes_scaling.models.base import Fit, model_for
+from bayes_scaling.models.base import Fit, Prediction, model_for
 from bayes_scaling.spec import ModelSpec, load_spec
 
 METRICS_ATTR = "bayes_scaling_backtest_metrics"
+#: Nominal levels every calibration table reports.
+LEVELS: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95)
+#: Distance bins (decades beyond the fitted range) of the coverage tables.
+DISTANCE_BINS: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, np.inf)
 
 
 @dataclass
@@ -124,10 +129,13 @@ def backtest(
         raise DataError(f"{data.source}: the test selection {test!r} has no response rows")
     fit = model.fit(seed=seed, **sampler)
     grid = points.drop(columns=["truth"])
-    pred = fit.predict(grid).table(ci=ci)
+    prediction = fit.predict(grid)
+    pred = prediction.table(ci=ci)
     table = points.copy()
     for col in pred.columns.difference(points.columns, sort=False):
         table[col] = pred[col].to_numpy()
+    for col, values in predictive_position(prediction, table["truth"].to_numpy()).items():
+        table[col] = values
     table["abs_error"] = (table["median"] - table["truth"]).abs()
     table["rel_error"] = table["abs_error"] / table["truth"].abs()
     table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
@@ -138,6 +146,62 @@ def backtest(
                 np.abs(values - table["truth"]) / table["truth"].abs()
             )
     return Backtest(fit, table, train, test, ci)
+
+
+def covered(pit: np.ndarray, level: float) -> np.ndarray:
+    """Whether the central ``level`` interval covers a truth at ``pit``."""
+    return np.abs(np.asarray(pit, float) - 0.5) <= level / 2
+
+
+def coverage_table(
+    points: pd.DataFrame,
+    *,
+    levels: Sequence[float] = LEVELS,
+    bins: Sequence[float] = DISTANCE_BINS,
+    pit: str = "pit",
+) -> pd.DataFrame:
+    """Empirical coverage at each nominal level, by distance bin and over all points.
+
+    Returns one row per bin (``distance`` as ``[lo, hi)``, plus ``all``) with ``n``,
+    ``coverage_<level>`` columns, ``median_rel_error`` and each baseline's median relative
+    error where the points carry them.
+    """
+    edges = np.asarray(bins, float)
+    labels = [f"[{lo:g}, {hi:g})" for lo, hi in itertools.pairwise(edges)]
+    which = pd.cut(points["distance"], edges, right=False, labels=labels)
+    errors = [c for c in points.columns if c.endswith("rel_error")]
+    rows = []
+    for label, group in [*points.groupby(which, observed=True), ("all", points)]:
+        row: dict[str, Any] = {"distance": label, "n": len(group)}
+        for level in levels:
+            row[f"coverage_{level:g}"] = float(covered(group[pit], level).mean())
+        for col in errors:
+            row[f"median_{col}"] = float(group[col].median())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def predictive_position(prediction: Prediction, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """Where each truth falls in its predictive distribution, for calibration studies.
+
+    ``pit``: the fraction of new-run draws below the truth (uniform when calibrated; the
+    central ``p`` interval covers it when ``|pit - 0.5| <= p / 2``); ``link_truth``,
+    ``link_loc``, ``link_scale``: the truth and the mean and sd of the new-run draws on the
+    response's link scale *without* the extrapolation error, so that an error term can be
+    fitted to the residuals (:func:`bayes_scaling.calibrate.fit_rate`).
+    """
+    draws = prediction.draws
+    kind = draws.attrs.get("response_link", "identity")
+    new = draws["new"].to_numpy()
+    n = new.shape[0]
+    below = (new < truth[None, :]).sum(axis=0) + 0.5 * (new == truth[None, :]).sum(axis=0)
+    inner = discrepancy.link(kind, new) - draws["discrepancy"].to_numpy()
+    return {
+        "pit": below / n,
+        "link_truth": discrepancy.link(kind, truth),
+        "link_loc": np.nanmean(inner, axis=0),
+        "link_scale": np.nanstd(inner, axis=0),
+    }
 
 
 # --- simulation-based calibration ------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from bayes_scaling import cli
 
-COMMANDS = ["fit", "predict", "summary", "backtest", "demo", "sweep", "collect"]
+COMMANDS = ["fit", "predict", "summary", "backtest", "calibrate", "demo", "sweep", "collect"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -187,3 +187,17 @@ def test_downstream_options_on_a_loss_fit_are_exit_2(fit_file, tmp_path, capsys)
     pd.DataFrame({"dataset": ["c4"], "params": [1e9], "tokens": [2e10]}).to_csv(grid, index=False)
     assert cli.main(["predict", str(fit_file), "--grid", str(grid), "--tasks", "avg17"]) == 2
     assert "take no options ['tasks']" in capsys.readouterr().err
+
+
+def test_calibrate_writes_points_coverage_and_plot(data_csv, tmp_path, capsys):
+    out = tmp_path / "cal"
+    args = ["calibrate", "loss_overtraining", "--data", str(data_csv), "--by", "params"]
+    args += ["--cutoffs", "1e8", "--out", str(out), "--workers", "1"]
+    args += ["--draws", "50", "--tune", "50", "--chains", "2"]
+    assert cli.main(args) == 0
+    points = pd.read_csv(out / "points.csv")
+    assert (points["params"] > 1e8).all() and points["pit"].between(0, 1).all()
+    coverage = pd.read_csv(out / "coverage.csv")
+    assert coverage["distance"].iloc[-1] == "all"
+    assert (out / "calibration.png").stat().st_size > 10_000
+    assert "coverage_0.9" in capsys.readouterr().out

@@ -59,8 +59,13 @@ def test_prediction_table_and_extrapolation(tiny_loss_fit):
     table = tiny_loss_fit.predict(GRID).table()
     for col in ("mean", "median", "lower", "upper", "mean_lower", "mean_upper", "extrapolation"):
         assert col in table
-    assert (table["lower"] <= table["mean_lower"] + 1e-9).all()  # a new run is wider
-    assert (table["upper"] >= table["mean_upper"] - 1e-9).all()
+    # a new run is wider than the law (the extrapolation error, shared by both, switched off:
+    # where it dominates, both intervals agree to Monte Carlo error)
+    spec = tiny_loss_fit.spec.updated({"extrapolation": {"rate": 0}})
+    law = Fit(spec, tiny_loss_fit.data, tiny_loss_fit.tree, tiny_loss_fit.seed).predict(GRID)
+    law = law.table()
+    assert (law["lower"] <= law["mean_lower"] + 1e-9).all()
+    assert (law["upper"] >= law["mean_upper"] - 1e-9).all()
     assert table.loc[3, "extrapolation"] == 0.0  # inside the training compute range
     assert table.loc[0, "extrapolation"] > 1.0  # 1.4B × 921B tokens: 1.4 decades beyond
     law_width = (table["mean_upper"] - table["mean_lower"]) / table["mean"]

@@ -4,6 +4,7 @@ from bayes_scaling.data.chinchilla import load_chinchilla
 from bayes_scaling.data.detect import load
 from bayes_scaling.data.domains import assign_domains, domain_of, load_domain_map
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46, load_gadre
+from bayes_scaling.data.gemstones import load_gemstones
 from bayes_scaling.data.hitchhiker import load_hitchhiker_olmo
 from bayes_scaling.data.lm_eval import load_lm_eval
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
@@ -22,6 +23,7 @@ __all__ = [
     "load_chinchilla",
     "load_domain_map",
     "load_gadre",
+    "load_gemstones",
     "load_hitchhiker_olmo",
     "load_lm_eval",
     "load_olmo_ladder",

@@ -13,6 +13,9 @@ from pathlib import Path
 from bayes_scaling.data.chinchilla import FILE_NAME as CHINCHILLA_FILE
 from bayes_scaling.data.chinchilla import load_chinchilla
 from bayes_scaling.data.gadre import is_gadre_dir, load_gadre
+from bayes_scaling.data.gemstones import EVALS_FILE as GEMSTONES_EVALS
+from bayes_scaling.data.gemstones import LOSS_FILE as GEMSTONES_LOSS
+from bayes_scaling.data.gemstones import is_gemstones_dir, load_gemstones
 from bayes_scaling.data.hitchhiker import FILE_NAME as HITCHHIKER_FILE
 from bayes_scaling.data.hitchhiker import load_hitchhiker_olmo
 from bayes_scaling.data.lm_eval import load_lm_eval
@@ -29,6 +32,7 @@ FORMATS: tuple[str, ...] = (
     "Epoch Chinchilla CSV ('Model Size', 'Training FLOP')",
     "OLMo ladder CSV or folder ('_step', 'eval/...')",
     "Pythia long CSV (pythia_evals_long.csv)",
+    "Gemstones folder or CSV (gemstones_evals_long.csv, gemstones_train_loss.csv)",
     "Hitchhiker olmo.csv ('Step', 'model_name', 'downstream/...')",
     "folder of lm-evaluation-harness JSON results",
     "tidy CSV/TSV/Parquet (run, params, tokens, task, metric, value)",
@@ -47,6 +51,8 @@ def _header(path: Path) -> list[str]:
 
 
 def _csv_kind(path: Path) -> Loader | None:
+    if path.name in (GEMSTONES_EVALS, GEMSTONES_LOSS):
+        return load_gemstones
     columns = set(_header(path))
     if {"Model Size", "Training FLOP"} <= columns:
         return load_chinchilla
@@ -70,6 +76,8 @@ def _is_lm_eval_json(path: Path) -> bool:
 def _dir_kind(path: Path) -> Loader | None:
     if is_gadre_dir(path):
         return load_gadre
+    if is_gemstones_dir(path):
+        return load_gemstones
     for name in (PYTHIA_FILE, HITCHHIKER_FILE, CHINCHILLA_FILE):
         if (path / name).is_file() and (loader := _csv_kind(path / name)) is not None:
             return loader

@@ -23,7 +23,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from bayes_scaling import fitfile, inference
+from bayes_scaling import discrepancy, fitfile, inference
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hashing import digest
@@ -38,6 +38,8 @@ class ScalingModel(ABC):
     forms: ClassVar[tuple[str, ...]]
     #: Columns a prediction grid must have (besides optional group columns).
     grid_columns: ClassVar[tuple[str, ...]]
+    #: Link scale of the response, on which the extrapolation error is added.
+    response_link: str = "logit"
 
     def __init__(self, spec: ModelSpec, data: Observations) -> None:
         if spec.family != self.family:
@@ -73,7 +75,12 @@ class ScalingModel(ABC):
 
     @abstractmethod
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
-        """Columns saying how far each grid point lies beyond the training data."""
+        """Columns saying how far each grid point lies beyond the training data.
+
+        A family whose predictions extrapolate in N and D includes ``distance``: decades
+        beyond the fitted range in the furthest of its inputs (0 inside it), the one unit the
+        extrapolation error (:mod:`bayes_scaling.discrepancy`) and the calibration use.
+        """
 
     def baseline_predictions(
         self, train: Observations, points: pd.DataFrame
@@ -172,11 +179,42 @@ def model_for(spec: ModelSpec | str | Path, data: Observations) -> ScalingModel:
 class Prediction:
     """Posterior predictive draws at a grid of points.
 
-    ``draws`` is a Dataset over ``(sample, point)`` with ``mean`` (the law) and ``new`` (a new
-    run, noise included); the grid's columns (with ``extrapolation``) are ``point`` coords.
+    ``draws`` is a Dataset over ``(sample, point)`` with ``law`` (the fitted law), ``mean``
+    (the law moved by the extrapolation error ``discrepancy``, on the response's link scale)
+    and ``new`` (a new run: ``mean`` plus noise); the grid's columns (with ``extrapolation``
+    and ``distance``) are ``point`` coords.
     """
 
     draws: xr.Dataset
+
+    @classmethod
+    def assemble(
+        cls,
+        grid: pd.DataFrame,
+        *,
+        law: np.ndarray,
+        new: np.ndarray,
+        delta: np.ndarray | None = None,
+        link: str = "identity",
+        attrs: dict[str, Any] | None = None,
+    ) -> Prediction:
+        """The one way draws become a Prediction: ``law`` and ``new`` ``(sample, point)``,
+        ``delta`` the extrapolation error on the ``link`` scale (``mean`` = law moved by it;
+        ``new`` is expected to include it already), ``grid`` the point coordinates."""
+        delta = np.zeros_like(law) if delta is None else delta
+        dims = ("sample", "point")
+        ds = xr.Dataset(
+            {
+                "law": (dims, law),
+                "mean": (dims, discrepancy.shift(link, law, delta)),
+                "new": (dims, new),
+                "discrepancy": (dims, delta),
+            },
+            coords={"point": np.arange(len(grid))}
+            | {c: ("point", grid[c].to_numpy()) for c in grid.columns},
+            attrs={"response_link": link, **(attrs or {})},
+        )
+        return cls(ds)
 
     @property
     def grid(self) -> pd.DataFrame:
@@ -185,7 +223,9 @@ class Prediction:
 
     def table(self, *, ci: float = CI_PROB) -> pd.DataFrame:
         """One row per point: grid columns, ``mean, median, lower, upper`` (new run),
-        ``mean_lower, mean_upper`` (the law) at probability ``ci``."""
+        ``mean_lower, mean_upper`` (the expected value, extrapolation error included) at
+        probability ``ci``, and the interval's parts: ``share_parameter``, ``share_noise``,
+        ``share_extrapolation``, the fractions of the new run's variance on the link scale."""
         new = summarize_draws(self.draws["new"].to_numpy(), ci)
         law = summarize_draws(self.draws["mean"].to_numpy(), ci)
         out = self.grid.copy()
@@ -193,8 +233,25 @@ class Prediction:
         out["median"] = new["median"]
         out["lower"], out["upper"] = new["lower"], new["upper"]
         out["mean_lower"], out["mean_upper"] = law["lower"], law["upper"]
+        out = pd.concat([out, self.interval_parts()], axis=1)
         out.attrs["ci_prob"] = ci
         return out
+
+    def interval_parts(self) -> pd.DataFrame:
+        """Shares of the new run's link-scale variance: parameters (the law's spread), noise
+        (a run about its expected value) and extrapolation (the discrepancy term)."""
+        kind = self.draws.attrs.get("response_link", "identity")
+        law = discrepancy.link(kind, self.draws["law"].to_numpy())
+        new = discrepancy.link(kind, self.draws["new"].to_numpy())
+        mean = discrepancy.link(kind, self.draws["mean"].to_numpy())
+        parts = {
+            "share_parameter": np.nanvar(law, axis=0),
+            "share_noise": np.nanvar(np.where(np.isfinite(new), new - mean, np.nan), axis=0),
+            "share_extrapolation": np.var(self.draws["discrepancy"].to_numpy(), axis=0),
+        }
+        total = sum(parts.values())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return pd.DataFrame({k: v / total for k, v in parts.items()})
 
 
 @dataclass
@@ -242,14 +299,15 @@ class Fit:
         m = self.model
         grid = m.check_grid(grid, **options)
         rng = np.random.default_rng(self.seed + 1 if seed is None else seed)
-        mean, new = m.predict_draws(stacked(self.posterior), grid, rng)
+        law, new = m.predict_draws(stacked(self.posterior), grid, rng)
         grid = pd.concat([grid, m.extrapolation(grid)], axis=1)
-        coords = {c: ("point", grid[c].to_numpy()) for c in grid.columns}
-        ds = xr.Dataset(
-            {"mean": (("sample", "point"), mean), "new": (("sample", "point"), new)},
-            coords={"point": np.arange(len(grid)), **coords},
-        )
-        return Prediction(ds)
+        delta = np.zeros_like(law)
+        error = self.spec.extrapolation_error
+        if error.rate is not None and "distance" in grid.columns:
+            delta = error.draw(grid["distance"].to_numpy(), law.shape[0], rng)
+        kind = m.response_link
+        new = discrepancy.shift(kind, new, delta)
+        return Prediction.assemble(grid, law=law, new=new, delta=delta, link=kind)
 
     # --- files ----------------------------------------------------------------------------
     def save(

@@ -46,7 +46,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayes_scaling import hierarchy, laws
+from bayes_scaling import discrepancy, hierarchy, laws
 from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46
 from bayes_scaling.data.schema import DataError, Observations
@@ -464,6 +464,7 @@ class DownstreamModel(ScalingModel):
         new = np.empty_like(mean)
         out["compute_decades"] = 0.0
         out["params_decades"] = 0.0
+        out["distance"] = 0.0
         for name in sorted(set(which)):
             fit = fits[name]
             resp_task = fit.spec.get("response.task")
@@ -487,6 +488,7 @@ class DownstreamModel(ScalingModel):
             extra = pred.grid
             out.loc[rows, "compute_decades"] = extra["extrapolation"].to_numpy()[pos]
             out.loc[rows, "params_decades"] = extra["params_decades"].to_numpy()[pos]
+            out.loc[rows, "distance"] = extra["distance"].to_numpy()[pos]
         out["loss"] = np.median(mean, axis=0)
         out.attrs["chained_loss"] = _ChainedLoss(mean, new)
 
@@ -602,7 +604,8 @@ class DownstreamModel(ScalingModel):
         """``loss_below_fit``: how far the (median) loss lies below the lowest loss the task
         was fitted on (the domain's, or the fit's, for a new task); ``extrapolation``: that
         as a fraction of the fitted loss range. Chained grids also carry the loss fit's
-        ``compute_decades`` and ``params_decades``."""
+        ``compute_decades``, ``params_decades`` and ``distance`` (whose extrapolation error the
+        chained loss draws already include)."""
         loss = grid["loss"].to_numpy(dtype="float64")
         low = grid["task"].map(self.task_info["loss_min"]).fillna(self.loss_min).to_numpy()
         below = np.maximum(0.0, low - loss)
@@ -711,7 +714,7 @@ def aggregate_tasks(
             f"{len(names)} tasks; every point must have all of them"
         )
     draws = {}
-    for var in ("mean", "new"):
+    for var in ("law", "mean", "new"):
         x = prediction.draws[var].to_numpy()[:, keep]
         draws[var] = np.stack([x[:, codes == g].mean(axis=1) for g in range(len(groups))], 1)
     table = pd.DataFrame(list(groups), columns=keys)
@@ -723,12 +726,9 @@ def aggregate_tasks(
             table[col] = by[col].agg(how).to_numpy()
     if "truth" in sub.columns:
         table["truth"] = by["truth"].agg(lambda s: s.mean() if s.notna().all() else np.nan)
-    coords = {c: ("point", table[c].to_numpy()) for c in table.columns}
-    ds = xr.Dataset(
-        {k: (("sample", "point"), v) for k, v in draws.items()},
-        coords={"point": np.arange(len(table)), **coords},
-    )
-    return Prediction(ds)
+    kind = prediction.draws.attrs.get("response_link", "identity")
+    delta = discrepancy.link(kind, draws["mean"]) - discrepancy.link(kind, draws["law"])
+    return Prediction.assemble(table, law=draws["law"], new=draws["new"], delta=delta, link=kind)
 
 
 def predict_new_task(
@@ -804,10 +804,6 @@ def predict_new_task(
                 v[k][:, cols] = v[k][idx][:, cols] if k == "loss_shift" else w[k][idx, :1]
     mean, new = model._predict_from(v, grid, rng)
     grid = pd.concat([grid, model.extrapolation(grid)], axis=1)
-    coords = {c: ("point", grid[c].to_numpy()) for c in grid.columns}
-    ds = xr.Dataset(
-        {"mean": (("sample", "point"), mean), "new": (("sample", "point"), new)},
-        coords={"point": np.arange(len(grid)), **coords},
-        attrs={"ess": ess},
+    return Prediction.assemble(
+        grid, law=mean, new=new, link=model.response_link, attrs={"ess": ess}
     )
-    return Prediction(ds)

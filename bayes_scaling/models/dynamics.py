@@ -454,7 +454,8 @@ class DynamicsModel(ScalingModel):
 
         ``params_decades``: decades of N beyond the largest fitted run; ``tokens_decades``:
         decades of D beyond the run's last fitted checkpoint (for a new run, beyond the last
-        fitted checkpoint of any run); ``extrapolation`` their sum; ``new_run`` / ``new_task``
+        fitted checkpoint of any run); ``extrapolation`` their sum; ``distance`` the larger
+        (the unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` / ``new_task``
         flag points whose run or task the fit never saw.
         """
         params = grid["params"].to_numpy()
@@ -467,6 +468,7 @@ class DynamicsModel(ScalingModel):
                 "extrapolation": p_dec + t_dec,
                 "params_decades": p_dec,
                 "tokens_decades": t_dec,
+                "distance": np.maximum(p_dec, t_dec),
                 "new_run": ~grid["run"].isin(self.runs).to_numpy(),
                 "new_task": ~grid["task"].isin(self.tasks).to_numpy(),
             }

@@ -71,6 +71,11 @@ class LossModel(ScalingModel):
         }
         self.max_compute = float(np.max(6 * n * d))
         self.max_params = float(np.max(n))
+        self.max_tokens = float(np.max(d))
+
+    @property
+    def response_link(self) -> str:  # type: ignore[override]
+        return "log" if self.spec.get("likelihood.scale", "log") == "log" else "identity"
 
     def points(self, data: Observations) -> pd.DataFrame:
         spec = self.spec
@@ -220,13 +225,18 @@ class LossModel(ScalingModel):
         return out
 
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
-        c = 6 * grid["params"].to_numpy() * grid["tokens"].to_numpy()
-        return pd.DataFrame(
+        """``extrapolation`` (compute decades), ``params_decades``, ``tokens_decades`` beyond
+        the largest fitted run, and ``distance``, the largest of the three."""
+        n, d = grid["params"].to_numpy(), grid["tokens"].to_numpy()
+        out = pd.DataFrame(
             {
-                "extrapolation": np.maximum(0.0, np.log10(c / self.max_compute)),
-                "params_decades": np.maximum(0.0, np.log10(grid["params"] / self.max_params)),
+                "extrapolation": np.maximum(0.0, np.log10(6 * n * d / self.max_compute)),
+                "params_decades": np.maximum(0.0, np.log10(n / self.max_params)),
+                "tokens_decades": np.maximum(0.0, np.log10(d / self.max_tokens)),
             }
         )
+        out["distance"] = out.max(axis=1)
+        return out
 
 
 def _likelihood(table: dict, mu, observed: np.ndarray, spec) -> None:

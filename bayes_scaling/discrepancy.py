@@ -1,0 +1,103 @@
+"""What a law gets wrong beyond its data: an extrapolation-error term for every family.
+
+A fitted law's parametric interval says how well the data pin its parameters, assuming the
+form is exactly right out to the prediction. Rung-out backtests on public ladders show that
+this assumption is what fails far from the data (``benchmarks/bench_calibration.py``). The
+term added here is a discrepancy on the response's link scale (log loss, logit accuracy)
+
+    link(y*) = link(y_law) + δ,    δ = τ · d^p · z,    z ~ N(0, 1),    τ ~ rate prior,
+
+where ``d`` is the prediction's distance from the fit in decades (the family's ``distance``
+column: 0 inside the fitted range, so in-range predictions keep their width), ``τ`` the
+error's size one decade out and ``p`` how it grows (1: linearly). One ``z`` per posterior
+draw is shared by every point of a prediction: the law's extrapolated slope is off by one
+unknown amount, so errors do not average out over tasks or points (chained and task-set
+predictions stay honest).
+
+The spec declares the term as data::
+
+    [extrapolation]
+    rate = {dist = "LogNormal", mu = -4.6, sigma = 0.8}   # τ, link-scale sd one decade out
+    power = 0.7                                           # p
+
+The shipped default is a meta-analysis of rung-out backtests on the ladders in
+``../shared/data`` (:func:`bayes_scaling.calibrate.meta_rate`); refit it from your own ladder
+with ``bayes-scaling calibrate``. ``rate = 0`` switches the term off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pymc as pm
+from scipy.special import expit, logit
+
+from bayes_scaling.priors import Prior, SpecError
+
+KEYS = ("rate", "power")
+
+
+@dataclass(frozen=True)
+class ExtrapolationError:
+    """The discrepancy term of one spec: ``rate`` is the prior of ``τ`` (``None``: off),
+    ``power`` the exponent ``p`` of the distance."""
+
+    rate: Prior | None
+    power: float = 1.0
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], *, where: str) -> ExtrapolationError:
+        unknown = set(table) - set(KEYS)
+        if unknown:
+            raise SpecError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {list(KEYS)}")
+        power = table.get("power", 1.0)
+        if not isinstance(power, int | float) or isinstance(power, bool) or not power > 0:
+            raise SpecError(f"{where}.power: must be a positive number, got {power!r}")
+        rate = table.get("rate", 0)
+        if isinstance(rate, int | float) and not isinstance(rate, bool):
+            if rate != 0:
+                raise SpecError(f"{where}.rate: a number must be 0 (off); give a prior table")
+            return cls(None, float(power))
+        return cls(Prior.from_dict(rate, where=f"{where}.rate"), float(power))
+
+    def draw_rate(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` draws of ``τ`` (zeros when the term is off)."""
+        if self.rate is None:
+            return np.zeros(n)
+        dist = getattr(pm, self.rate.dist).dist(**self.rate.kwargs)
+        draws = np.asarray(pm.draw(dist, draws=n, random_seed=int(rng.integers(2**31))), float)
+        if (draws < 0).any():
+            raise SpecError(f"[extrapolation] rate {self.rate} gives negative values")
+        return draws
+
+    def draw(self, distance: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``δ`` on the link scale, ``(n, len(distance))``; zero where ``distance`` is 0."""
+        tau = self.draw_rate(n, rng)
+        z = rng.standard_normal(n)
+        return (tau * z)[:, None] * np.asarray(distance, float)[None, :] ** self.power
+
+
+def link(kind: str, x: np.ndarray) -> np.ndarray:
+    """The response link (``log``, ``logit`` or ``identity``) on numpy values."""
+    if kind == "log":
+        return np.log(x)
+    if kind == "logit":
+        return logit(np.clip(x, 1e-12, 1 - 1e-12))
+    return np.asarray(x, float)
+
+
+def inverse_link(kind: str, x: np.ndarray) -> np.ndarray:
+    if kind == "log":
+        return np.exp(x)
+    if kind == "logit":
+        return expit(x)
+    return x
+
+
+def shift(kind: str, values: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """``values`` moved by ``delta`` on the link scale (untouched where ``delta`` is 0)."""
+    if not np.any(delta):
+        return values
+    return np.where(delta == 0, values, inverse_link(kind, link(kind, values) + delta))

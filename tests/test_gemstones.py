@@ -1,0 +1,61 @@
+"""The Gemstones loader on small fixture files in its real layout (fast tier)."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bayes_scaling.data import DataError, load, load_gemstones
+
+HEADER = (
+    "model,width,depth,params,checkpoint,step,tokens,task,source_task,metric,value,stderr,chance"
+)
+ROWS = [
+    "Gemstone-256x23,256,23,48377600,step_00002385,2385,10003415040,arc_easy,arc:easy",
+    "Gemstone-256x23,256,23,48377600,main,83475,350119555200,arc_easy,arc:easy",
+    "Gemstone-256x23,256,23,48377600,main,83475,350119555200,mmlu,mmlu",
+    "Gemstone-1024x28,1024,28,543482880,main,83475,350119555200,openbookqa,openbookqa",
+]
+VALUES = ["accuracy,0.363,0.0152,0.25", "accuracy,0.45,0.0157,0.25", "accuracy,0.25,0.004,0.25"]
+VALUES.append("accuracy,0.3,0.02,0.25")
+EVALS = "\n".join([HEADER, *(f"{r},{v}" for r, v in zip(ROWS, VALUES, strict=True))]) + "\n"
+LOSS = """model,width,depth,params,step,tokens,train_loss
+Gemstone-1024x28,1024,28,543482880,477,2000683008,4.0399007797
+Gemstone-1024x28,1024,28,543482880,954,4001366016,3.4518260956
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "gemstones_evals_long.csv").write_text(EVALS)
+    (tmp_path / "gemstones_train_loss.csv").write_text(LOSS)
+    return tmp_path
+
+
+def test_folder_is_recognised_and_both_files_load(folder: Path) -> None:
+    f = load(folder).frame
+    assert len(f) == 6
+    acc = f[f["metric"] == "accuracy"].set_index("task")
+    assert acc.loc["openbookqa", "n_items"] == 500
+    assert pd.isna(acc.loc["mmlu", "n_items"])  # a mean over 57 subjects: no one item pool
+    assert (acc["chance"] == 0.25).all()
+    loss = f[f["metric"] == "loss"]
+    assert set(loss["task"]) == {"train_loss"} and loss["value"].iloc[0] == pytest.approx(4.0399)
+    assert set(f["dataset"]) == {"dolma"} and {"width", "depth"} <= set(f.columns)
+
+
+def test_one_file_alone_loads(folder: Path) -> None:
+    f = load(folder / "gemstones_train_loss.csv").frame
+    assert set(f["task"]) == {"train_loss"} and len(f) == 2
+    assert set(load_gemstones(folder / "gemstones_evals_long.csv").frame["metric"]) == {"accuracy"}
+
+
+def test_missing_column_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "gemstones_train_loss.csv").write_text(LOSS.replace("train_loss", "loss"))
+    with pytest.raises(DataError, match=r"gemstones_train_loss.csv: missing column"):
+        load_gemstones(tmp_path)
+
+
+def test_empty_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no gemstones_evals_long\.csv or gemstones_train_loss"):
+        load_gemstones(tmp_path)
