@@ -42,7 +42,8 @@ BY = ("params", "flops", "tokens")
 class Calibration:
     """The held-out points of a rung-out and the fits that predicted them.
 
-    ``points``: one row per (cut-off, held-out point): ``cutoff``, the family's point columns,
+    ``points``: one row per (cut-off, held-out point): ``cutoff``, ``selection`` and ``file``
+    (the backtest and its fit file in the sweep folder), the family's point columns,
     ``truth``, ``median, lower, upper``, ``distance``, ``pit``, ``link_*`` (see
     :func:`bayes_scaling.validate.predictive_position`), errors and baselines. ``fits``: the
     sweep's :func:`~bayes_scaling.cluster.collect` table (failed cut-offs included).
@@ -171,7 +172,7 @@ def rung_out(
             continue
         table = Backtest.load(out / row["file"]).table
         cutoff = float(row["selection"].split("<=", 1)[1])
-        frames.append(table.assign(cutoff=cutoff, selection=row["selection"]))
+        frames.append(table.assign(cutoff=cutoff, selection=row["selection"], file=row["file"]))
     if not frames:
         raise DataError(f"{out}: no cut-off was fitted; see the .error.json files there")
     points = pd.concat(frames, ignore_index=True)

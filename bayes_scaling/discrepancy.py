@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
-from scipy.special import expit, logit
 
+from bayes_scaling import laws
 from bayes_scaling.priors import Prior, SpecError
 
 KEYS = ("rate", "power")
@@ -79,25 +79,8 @@ class ExtrapolationError:
         return (tau * z)[:, None] * np.asarray(distance, float)[None, :] ** self.power
 
 
-def link(kind: str, x: np.ndarray) -> np.ndarray:
-    """The response link (``log``, ``logit`` or ``identity``) on numpy values."""
-    if kind == "log":
-        return np.log(x)
-    if kind == "logit":
-        return logit(np.clip(x, 1e-12, 1 - 1e-12))
-    return np.asarray(x, float)
-
-
-def inverse_link(kind: str, x: np.ndarray) -> np.ndarray:
-    if kind == "log":
-        return np.exp(x)
-    if kind == "logit":
-        return expit(x)
-    return x
-
-
 def shift(kind: str, values: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """``values`` moved by ``delta`` on the link scale (untouched where ``delta`` is 0)."""
     if not np.any(delta):
         return values
-    return np.where(delta == 0, values, inverse_link(kind, link(kind, values) + delta))
+    return np.where(delta == 0, values, laws.inverse_link(kind, laws.link(kind, values) + delta))

@@ -27,8 +27,8 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from scipy.special import expit, logit
 
+from bayes_scaling import laws
 from bayes_scaling.spec import ParamSpec
 
 
@@ -49,22 +49,6 @@ def labels(levels: Sequence[Level], table: pd.DataFrame) -> list[tuple[str, ...]
     """Per row of ``table``, its labels at ``levels`` (one column named after each level): the
     ``query`` of :func:`draw`."""
     return list(zip(*(table[lv.name] for lv in levels), strict=True))
-
-
-def _inverse_link(link: str, x):
-    if link == "log":
-        return pt.exp(x) if isinstance(x, pt.TensorVariable) else np.exp(x)
-    if link == "logit":
-        return pm.math.invlogit(x) if isinstance(x, pt.TensorVariable) else expit(x)
-    return x
-
-
-def _link(link: str, x: np.ndarray) -> np.ndarray:
-    if link == "log":
-        return np.log(x)
-    if link == "logit":
-        return logit(x)
-    return x
 
 
 def pooled_levels(p: ParamSpec, levels: Sequence[Level]) -> list[Level]:
@@ -110,7 +94,7 @@ def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
         value = (
             latent
             if p.link == "identity"
-            else pm.Deterministic(p.name, _inverse_link(p.link, latent))
+            else pm.Deterministic(p.name, laws.inverse_link(p.link, latent))
         )
         return value if n_fine is None else pt.ones(n_fine) * value
 
@@ -144,10 +128,12 @@ def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
                 if only.any():
                     latent = pt.where(only, parent, latent)
             if lv is not pooled[-1]:
-                pm.Deterministic(f"{p.name}_{lv.name}", _inverse_link(p.link, latent), dims=lv.name)
+                pm.Deterministic(
+                    f"{p.name}_{lv.name}", laws.inverse_link(p.link, latent), dims=lv.name
+                )
             parent_level = lv
     finest = pooled[-1]
-    value = pm.Deterministic(p.name, _inverse_link(p.link, latent), dims=finest.name)
+    value = pm.Deterministic(p.name, laws.inverse_link(p.link, latent), dims=finest.name)
     if finest.name != levels[-1].name:
         value = value[ancestor_index(levels, levels[-1].name, finest.name)]
     return value
@@ -219,16 +205,16 @@ def _draw_one(
     for i, (lv, label) in enumerate(zip(pooled, key, strict=True)):
         var = p.name if i == len(pooled) - 1 else f"{p.name}_{lv.name}"
         if known and label in lv.labels:
-            latent = _link(p.link, posterior[var].sel({lv.name: label}).to_numpy())
+            latent = laws.link(p.link, posterior[var].sel({lv.name: label}).to_numpy())
         else:
             known = False
             sd = posterior[f"{p.name}_sd_{lv.name}"].to_numpy()
             latent = latent + sd * rng.standard_normal(n)
-    return _inverse_link(p.link, latent)
+    return laws.inverse_link(p.link, latent)
 
 
 def _prior_draws(p: ParamSpec, rng: np.random.Generator, n: int) -> np.ndarray:
     dist = getattr(pm, p.prior.dist).dist(**p.prior.kwargs)
     seed = int(rng.integers(2**31))
     latent = pm.draw(dist, draws=n, random_seed=seed)
-    return _inverse_link(p.link, np.asarray(latent, dtype=float))
+    return laws.inverse_link(p.link, np.asarray(latent, dtype=float))

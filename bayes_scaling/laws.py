@@ -23,6 +23,28 @@ def _xp(*args: Any) -> ModuleType:
     return np
 
 
+def inverse_link(kind: str, x: Any) -> Any:
+    """The value of a latent ``x`` through the inverse of link ``kind`` (``log``, ``logit``,
+    ``identity``), numpy or PyTensor."""
+    xp = _xp(x)
+    if kind == "log":
+        return xp.exp(x)
+    if kind == "logit":
+        return _sigmoid(xp, x)
+    return x
+
+
+def link(kind: str, x: Any) -> np.ndarray:
+    """Link ``kind`` of numpy values (``logit`` clipped to stay finite at 0 and 1)."""
+    if kind == "log":
+        return np.log(x)
+    if kind == "logit":
+        from scipy.special import logit
+
+        return logit(np.clip(x, 1e-12, 1 - 1e-12))
+    return np.asarray(x, float)
+
+
 def flops(params: Any, tokens: Any) -> Any:
     """Training compute ``C = 6·N·D`` (float64)."""
     return 6.0 * np.asarray(params, dtype="float64") * np.asarray(tokens, dtype="float64")

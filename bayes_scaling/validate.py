@@ -18,7 +18,7 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from bayes_scaling import discrepancy, fitfile, inference
+from bayes_scaling import fitfile, inference, laws
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import stacked
@@ -195,10 +195,10 @@ def predictive_position(prediction: Prediction, truth: np.ndarray) -> dict[str, 
     new = draws["new"].to_numpy()
     n = new.shape[0]
     below = (new < truth[None, :]).sum(axis=0) + 0.5 * (new == truth[None, :]).sum(axis=0)
-    inner = discrepancy.link(kind, new) - draws["discrepancy"].to_numpy()
+    inner = laws.link(kind, new) - draws["discrepancy"].to_numpy()
     return {
         "pit": below / n,
-        "link_truth": discrepancy.link(kind, truth),
+        "link_truth": laws.link(kind, truth),
         "link_loc": np.nanmean(inner, axis=0),
         "link_scale": np.nanstd(inner, axis=0),
     }

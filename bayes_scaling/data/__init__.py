@@ -1,6 +1,7 @@
 """Observation tables: the tidy schema, the loaders of the public data sets and the domain map."""
 
 from bayes_scaling.data.chinchilla import load_chinchilla
+from bayes_scaling.data.datablations import load_datablations
 from bayes_scaling.data.detect import load
 from bayes_scaling.data.domains import assign_domains, domain_of, load_domain_map
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46, load_gadre
@@ -21,6 +22,7 @@ __all__ = [
     "domain_of",
     "load",
     "load_chinchilla",
+    "load_datablations",
     "load_domain_map",
     "load_gadre",
     "load_gemstones",

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from bayes_scaling.data.chinchilla import FILE_NAME as CHINCHILLA_FILE
 from bayes_scaling.data.chinchilla import load_chinchilla
+from bayes_scaling.data.datablations import FILE_NAME as DATABLATIONS_FILE
+from bayes_scaling.data.datablations import load_datablations
 from bayes_scaling.data.gadre import is_gadre_dir, load_gadre
 from bayes_scaling.data.gemstones import EVALS_FILE as GEMSTONES_EVALS
 from bayes_scaling.data.gemstones import LOSS_FILE as GEMSTONES_LOSS
@@ -34,6 +36,7 @@ FORMATS: tuple[str, ...] = (
     "Pythia long CSV (pythia_evals_long.csv)",
     "Gemstones folder or CSV (gemstones_evals_long.csv, gemstones_train_loss.csv)",
     "Hitchhiker olmo.csv ('Step', 'model_name', 'downstream/...')",
+    "data-constrained runs (datablations_contour_losses.csv: 'openLM_loss', 'epochs')",
     "folder of lm-evaluation-harness JSON results",
     "tidy CSV/TSV/Parquet (run, params, tokens, task, metric, value)",
 )
@@ -62,6 +65,8 @@ def _csv_kind(path: Path) -> Loader | None:
         return load_pythia
     if {"Step", "model_name"} <= columns and any(c.startswith("downstream/") for c in columns):
         return load_hitchhiker_olmo
+    if {"openLM_loss", "epochs", "num_params"} <= columns:
+        return load_datablations
     return None
 
 
@@ -78,7 +83,7 @@ def _dir_kind(path: Path) -> Loader | None:
         return load_gadre
     if is_gemstones_dir(path):
         return load_gemstones
-    for name in (PYTHIA_FILE, HITCHHIKER_FILE, CHINCHILLA_FILE):
+    for name in (PYTHIA_FILE, HITCHHIKER_FILE, CHINCHILLA_FILE, DATABLATIONS_FILE):
         if (path / name).is_file() and (loader := _csv_kind(path / name)) is not None:
             return loader
     folder = path / "ladder-runs" if (path / "ladder-runs").is_dir() else path

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.data.tidy import DomainSpec, finalize
+from bayes_scaling.data.tidy import DomainSpec, finalize, read_source_csv
 
 EVALS_FILE = "gemstones_evals_long.csv"
 LOSS_FILE = "gemstones_train_loss.csv"
@@ -44,18 +44,6 @@ N_ITEMS: dict[str, int] = {
 
 def is_gemstones_dir(path: Path) -> bool:
     return (path / EVALS_FILE).is_file() or (path / LOSS_FILE).is_file()
-
-
-def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read the Gemstones table: {exc}") from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing} of the Gemstones layout")
-    frame.index = pd.RangeIndex(2, len(frame) + 2)  # CSV line numbers in errors
-    return frame
 
 
 def load_gemstones(path: str | Path, *, domains: DomainSpec = None) -> Observations:
@@ -88,11 +76,11 @@ def load_gemstones(path: str | Path, *, domains: DomainSpec = None) -> Observati
         if not file.is_file():
             continue
         if file.name == LOSS_FILE or "train_loss" in pd.read_csv(file, nrows=0).columns:
-            raw = _read(file, LOSS_COLUMNS)
+            raw = read_source_csv(file, LOSS_COLUMNS, what="Gemstones")
             rows = raw.assign(task="train_loss", metric="loss", value=raw["train_loss"])
             rows = rows.assign(stderr=np.nan, chance=np.nan, n_items=pd.NA)
         else:
-            raw = _read(file, EVAL_COLUMNS)
+            raw = read_source_csv(file, EVAL_COLUMNS, what="Gemstones")
             rows = raw.assign(metric="accuracy", n_items=raw["task"].map(N_ITEMS))
         rows.index = [f"{file.name}:{i}" for i in rows.index]
         frames.append(rows)

@@ -7,7 +7,7 @@ labelled from 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +148,23 @@ def load_tidy(path: str | Path, *, domains: DomainSpec = None) -> Observations:
     if len(frame) and "task" in frame.columns:
         frame = assign_domains(frame, domain_map(domains))
     return Observations.from_frame(frame, source=str(Path(path).expanduser()))
+
+
+def read_source_csv(path: Path, columns: Sequence[str], *, what: str) -> pd.DataFrame:
+    """A source CSV whose index is its file line numbers (for errors), with ``columns``.
+
+    Raises
+    ------
+    DataError
+        Naming the file when it cannot be read or lacks one of ``columns`` (``what`` names
+        the layout expected).
+    """
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot read the {what} table: {exc}") from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing} of the {what} layout")
+    frame.index = pd.RangeIndex(2, len(frame) + 2)
+    return frame

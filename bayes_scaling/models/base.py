@@ -23,7 +23,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from bayes_scaling import discrepancy, fitfile, inference
+from bayes_scaling import discrepancy, fitfile, inference, laws
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hashing import digest
@@ -241,9 +241,9 @@ class Prediction:
         """Shares of the new run's link-scale variance: parameters (the law's spread), noise
         (a run about its expected value) and extrapolation (the discrepancy term)."""
         kind = self.draws.attrs.get("response_link", "identity")
-        law = discrepancy.link(kind, self.draws["law"].to_numpy())
-        new = discrepancy.link(kind, self.draws["new"].to_numpy())
-        mean = discrepancy.link(kind, self.draws["mean"].to_numpy())
+        law = laws.link(kind, self.draws["law"].to_numpy())
+        new = laws.link(kind, self.draws["new"].to_numpy())
+        mean = laws.link(kind, self.draws["mean"].to_numpy())
         parts = {
             "share_parameter": np.nanvar(law, axis=0),
             "share_noise": np.nanvar(np.where(np.isfinite(new), new - mean, np.nan), axis=0),

@@ -46,7 +46,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayes_scaling import discrepancy, hierarchy, laws
+from bayes_scaling import hierarchy, laws
 from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46
 from bayes_scaling.data.schema import DataError, Observations
@@ -727,7 +727,7 @@ def aggregate_tasks(
     if "truth" in sub.columns:
         table["truth"] = by["truth"].agg(lambda s: s.mean() if s.notna().all() else np.nan)
     kind = prediction.draws.attrs.get("response_link", "identity")
-    delta = discrepancy.link(kind, draws["mean"]) - discrepancy.link(kind, draws["law"])
+    delta = laws.link(kind, draws["mean"]) - laws.link(kind, draws["law"])
     return Prediction.assemble(table, law=draws["law"], new=draws["new"], delta=delta, link=kind)
 
 

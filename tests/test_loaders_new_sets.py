@@ -1,4 +1,5 @@
-"""The Gemstones loader on small fixture files in its real layout (fast tier)."""
+"""The Gemstones and data-constrained (datablations) loaders on small fixture files in their
+real layouts (fast tier)."""
 
 from pathlib import Path
 
@@ -59,3 +60,23 @@ def test_missing_column_names_the_file(tmp_path: Path) -> None:
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"no gemstones_evals_long\.csv or gemstones_train_loss"):
         load_gemstones(tmp_path)
+
+
+DATABLATIONS = "index,data,epochs,token_num,openLM_loss,num_params,model_args,tokens_per_epoch"
+DATABLATIONS += """,flops
+0,c4,1.0,3900000000.0,3.348,421200000.0,{'name': '421m3b93b9'},1500000000.0,9.8e18
+1,c4,15.0,1500000000.0,3.797,421200000.0,{'name': '421m1b5100m'},1500000000.0,3.8e18
+2,c4,1.0,100000000.0,7.278,14100000.0,{},1500000000.0,8.5e15
+"""
+
+
+def test_datablations_runs_epochs_and_unique_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "datablations_contour_losses.csv"
+    path.write_text(DATABLATIONS)
+    f = load(path).frame.set_index("run")
+    assert list(f.index) == ["421m3b93b9", "421m1b5100m", "datablations-4"]
+    assert f.loc["421m1b5100m", "unique_tokens"] == pytest.approx(1e8)
+    assert f.loc["421m3b93b9", "epochs"] == 1.0 and (f["metric"] == "loss").all()
+    path.write_text(DATABLATIONS.replace("3.348", "oops"))
+    with pytest.raises(DataError, match=r"row 2, column 'openLM_loss'"):
+        load(path)
