@@ -26,14 +26,38 @@ EXIT_BAD_INPUT = 2
 EXIT_NOT_CONVERGED = 3
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number ≥ 1 (so a mistyped 0 is an error, not the default)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    """An argparse type: an interval probability strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1 (e.g. 0.9), got {text}")
+    return value
+
+
 def _sampler_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampling (defaults: the spec's [sampler] table)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--draws", type=int, help="posterior draws per chain")
-    g.add_argument("--tune", type=int, help="tuning steps per chain")
-    g.add_argument("--chains", type=int, help="number of chains")
+    g.add_argument("--draws", type=_positive_int, help="posterior draws per chain")
+    g.add_argument("--tune", type=_positive_int, help="tuning steps per chain")
+    g.add_argument("--chains", type=_positive_int, help="number of chains")
     g.add_argument("--sampler", choices=["nutpie", "pymc", "numpyro", "blackjax"])
-    g.add_argument("--cores", type=int, help="core budget (default: CPUs this process may use)")
+    g.add_argument(
+        "--cores", type=_positive_int, help="core budget (default: CPUs this process may use)"
+    )
     g.add_argument("--strict", action="store_true", help="exit 3 unless the fit converged")
 
 
@@ -67,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="posterior predictions at a grid of points")
     p.add_argument("fit", help="fit file (.nc)")
     p.add_argument("--grid", required=True, help="CSV: dataset,params,tokens (loss family) …")
-    p.add_argument("--ci", type=float, default=CI_PROB, help=f"interval (default {CI_PROB})")
+    p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
     p.add_argument("--out", help="CSV to write (default: print)")
     p.add_argument("--tasks", help="task set: a preset (avg17, avg46), a,b,c or all")
     p.add_argument(
@@ -85,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="parameter table with intervals and a verdict")
     p.add_argument("fit", help="fit file (.nc)")
-    p.add_argument("--ci", type=float, default=CI_PROB, help=f"interval (default {CI_PROB})")
+    p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--strict", action="store_true", help="exit 3 unless the fit converged")
     p.set_defaults(func=cmd_summary)
@@ -97,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="CSV of per-point results (default: print)")
     p.add_argument("--fit-out", help="also write the fit (with the backtest) to this .nc")
     p.add_argument("--no-baselines", action="store_true", help="skip the point-fit baselines")
-    p.add_argument("--ci", type=float, default=CI_PROB, help=f"interval (default {CI_PROB})")
+    p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
     _sampler_args(p)
     p.set_defaults(func=cmd_backtest)
 
@@ -134,9 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="simulate a testbed, fit, report, plot (the main job)")
     p.add_argument("--out", default="demo-output", help="folder for the fit file and plots")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
-    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--draws", type=_positive_int, default=1000)
+    p.add_argument("--tune", type=_positive_int, default=1000)
+    p.add_argument("--chains", type=_positive_int, default=4)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("sweep", help="run many fits on Dask (see SWEEP.toml docs)")

@@ -201,3 +201,30 @@ def test_calibrate_writes_points_coverage_and_plot(data_csv, tmp_path, capsys):
     assert coverage["distance"].iloc[-1] == "all"
     assert (out / "calibration.png").stat().st_size > 10_000
     assert "coverage_0.9" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--draws", "0", "must be at least 1"),
+        ("--chains", "-2", "must be at least 1"),
+        ("--tune", "ten", "must be a whole number"),
+        ("--ci", "1.5", "strictly between 0 and 1"),
+        ("--ci", "-0.2", "strictly between 0 and 1"),
+    ],
+)
+def test_bad_sampler_and_interval_flags_fail_before_any_work(flag, value, message, capsys):
+    args = ["backtest", "loss_chinchilla", "--data", "nowhere.csv", "--train", "params < 1"]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*args, flag, value])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_zero_draws_from_python_is_an_error_not_the_default(small_testbed):
+    from bayes_scaling.models import model_for
+    from bayes_scaling.priors import SpecError
+
+    model = model_for("loss_overtraining", small_testbed.observations)
+    with pytest.raises(SpecError, match="draws must be a whole number"):
+        model.fit(draws=0)

@@ -134,14 +134,18 @@ class ScalingModel(ABC):
         are merged into one DataTree (see :func:`bayes_scaling.cluster.fit_chains`).
         """
         s = self.spec.sampler
-        settings = dict(
-            sampler=sampler or s["name"],
-            draws=draws or s["draws"],
-            tune=tune or s["tune"],
-            chains=chains or s["chains"],
-            target_accept=target_accept or s["target_accept"],
-            mass_matrix=s["mass_matrix"],
+        given = dict(
+            sampler=sampler, draws=draws, tune=tune, chains=chains, target_accept=target_accept
         )
+        for key in ("draws", "tune", "chains"):
+            value = given[key]
+            if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+                raise SpecError(f"{key} must be a whole number ≥ 1, got {value!r}")
+        if target_accept is not None and not 0 < target_accept < 1:
+            raise SpecError(f"target_accept must be in (0, 1), got {target_accept!r}")
+        defaults = {"sampler": s["name"], **s}
+        settings = {k: defaults[k] if v is None else v for k, v in given.items()}
+        settings["mass_matrix"] = s["mass_matrix"]
         if client is not None:
             from bayes_scaling.cluster import fit_chains
 
