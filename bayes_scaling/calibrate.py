@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from bayes_scaling import cluster, inference
+from bayes_scaling import cluster, inference, laws
 from bayes_scaling.atomic import write_text
 from bayes_scaling.data import load
 from bayes_scaling.data.schema import DataError, Observations
+from bayes_scaling.discrepancy import ExtrapolationError
 from bayes_scaling.models.base import model_for
+from bayes_scaling.plots.calibration import plot_calibration
 from bayes_scaling.spec import ModelSpec, load_spec
 from bayes_scaling.validate import DISTANCE_BINS, LEVELS, Backtest, coverage_table
 
@@ -70,8 +72,6 @@ class Calibration:
 
     def plot(self, *, levels: Sequence[float] = LEVELS):
         """Coverage against nominal level per distance bin, and interval width by distance."""
-        from bayes_scaling.plots.calibration import plot_calibration
-
         return plot_calibration(
             points=self.points, levels=levels, title=f"{self.spec} by {self.by}"
         )
@@ -89,10 +89,8 @@ def default_cutoffs(
     if by not in BY:
         raise DataError(f"--by must be one of {BY}, got {by!r}")
     points = model_for(spec, data).points(data)
-    values = points["params"] * (points["tokens"] * 6 if by == "flops" else 1)
-    if by == "tokens":
-        values = points["tokens"]
-    rungs = np.unique(values.to_numpy(float))
+    n, d = points["params"].to_numpy(float), points["tokens"].to_numpy(float)
+    rungs = np.unique({"params": n, "tokens": d, "flops": laws.flops(n, d)}[by])
     if len(rungs) <= 12:
         cuts = rungs[min_rungs - 1 : -1]
     else:
@@ -264,23 +262,18 @@ def coverage_with_rate(
     seed: int = 0,
 ) -> np.ndarray:
     """The ``pit`` of each point under a normal approximation of its parametric predictive
-    plus the extrapolation error ``term`` (an ``[extrapolation]`` table with a LogNormal
-    ``rate`` and a ``power``, as :meth:`RateFit.predictive` gives; ``None``: off).
-
-    One ``τ`` and ``z`` per draw is shared by the points of each ``group`` (a backtest), as
-    in :meth:`bayes_scaling.models.base.Fit.predict`.
+    plus the extrapolation error ``term`` (an ``[extrapolation]`` table, as
+    :meth:`RateFit.predictive` gives; ``None``: off), drawn by
+    :meth:`~bayes_scaling.discrepancy.ExtrapolationError.draw` once per ``group`` (a
+    backtest), as :meth:`bayes_scaling.models.base.Fit.predict` draws it once per prediction.
     """
+    error = ExtrapolationError.from_table(term or {}, where="coverage_with_rate term")
     rng = np.random.default_rng(seed)
     pit = np.empty(len(points))
     for _, rows in points.groupby(group, sort=False):
         idx = points.index.get_indexer(rows.index)
         loc, scale = rows["link_loc"].to_numpy(), rows["link_scale"].to_numpy()
         d = rows["distance"].to_numpy()
-        y = loc + scale * rng.standard_normal((draws, len(rows)))
-        if term is not None:
-            rate = term["rate"]
-            tau = np.exp(rate["mu"] + rate["sigma"] * rng.standard_normal(draws))
-            g = d ** term.get("power", 1.0)
-            y = y + (tau * rng.standard_normal(draws))[:, None] * g[None, :]
+        y = loc + scale * rng.standard_normal((draws, len(rows))) + error.draw(d, draws, rng)
         pit[idx] = (y < rows["link_truth"].to_numpy()[None, :]).mean(axis=0)
     return pit

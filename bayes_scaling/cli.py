@@ -298,9 +298,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from bayes_scaling.calibrate import rung_out
     from bayes_scaling.plots.common import save_figure
 
+    if args.cores is not None:
+        raise DataError(
+            "calibrate: --cores does not apply (each fit runs on one core of a Dask worker); "
+            "set the number of workers with --workers"
+        )
     if not args.verbose:
         _log_to_stderr("bayes_scaling.cluster")
-    sampler = {k: v for k, v in _sampler_kwargs(args).items() if k != "cores"}
+    sampler = _sampler_kwargs(args)
     cal = rung_out(
         _spec(args),
         args.data,

@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import numbers
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -199,16 +200,7 @@ class ModelSpec:
         for name in self.section("params"):
             self.param(name)
         sampler = self.section("sampler")
-        if "name" in sampler and sampler["name"] not in SAMPLERS:
-            raise SpecError(
-                f"{self.source}: [sampler] name {sampler['name']!r} is not one of {SAMPLERS}"
-            )
-        for key in ("draws", "tune", "chains"):
-            if key in sampler and (not isinstance(sampler[key], int) or sampler[key] < 1):
-                raise SpecError(f"{self.source}: [sampler] {key} must be a positive integer")
-        ta = sampler.get("target_accept", 0.9)
-        if not isinstance(ta, float) or not 0 < ta < 1:
-            raise SpecError(f"{self.source}: [sampler] target_accept must be in (0, 1)")
+        check_sampler(sampler, where=f"{self.source}: [sampler]")
         mass = sampler.get("mass_matrix", "diag")
         if mass not in MASS_MATRICES:
             raise SpecError(
@@ -216,6 +208,21 @@ class ModelSpec:
             )
         if mass != "diag" and sampler.get("name", "nutpie") != "nutpie":
             raise SpecError(f"{self.source}: [sampler] mass_matrix {mass!r} needs nutpie")
+
+
+def check_sampler(sampler: dict[str, Any], *, where: str) -> None:
+    """Raise :class:`SpecError` (prefixed by ``where``) for a sampler ``name`` not in
+    :data:`SAMPLERS`, ``draws``/``tune``/``chains`` below 1 or not whole, or a
+    ``target_accept`` outside (0, 1); absent keys are not checked."""
+    if "name" in sampler and sampler["name"] not in SAMPLERS:
+        raise SpecError(f"{where} name {sampler['name']!r} is not one of {SAMPLERS}")
+    for key in ("draws", "tune", "chains"):
+        value = sampler.get(key, 1)
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise SpecError(f"{where} {key} must be a positive integer, got {value!r}")
+    ta = sampler.get("target_accept", 0.9)
+    if not isinstance(ta, float) or not 0 < ta < 1:
+        raise SpecError(f"{where} target_accept must be in (0, 1), got {ta!r}")
 
 
 def read_toml(path: Path, *, what: str, error: type[Exception] = SpecError) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from _common import RESULTS, run_parts, timer
 from bayes_scaling.calibrate import coverage_with_rate, fit_rate, rung_out
 from bayes_scaling.data import load
 from bayes_scaling.data.paths import shared_data_dir
+from bayes_scaling.inference import diagnose
 from bayes_scaling.models.base import Fit
 from bayes_scaling.plots.calibration import plot_calibration
 from bayes_scaling.plots.common import save_figure
@@ -198,8 +199,6 @@ def run_meta(_previous) -> dict:
 
 
 def _diagnostics(tree) -> dict:
-    from bayes_scaling.inference import diagnose
-
     return diagnose(tree, var_names=["mu", "omega", "log_tau", "power"]).to_dict()
 
 

@@ -226,5 +226,11 @@ def test_zero_draws_from_python_is_an_error_not_the_default(small_testbed):
     from bayes_scaling.priors import SpecError
 
     model = model_for("loss_overtraining", small_testbed.observations)
-    with pytest.raises(SpecError, match="draws must be a whole number"):
+    with pytest.raises(SpecError, match="draws must be a positive integer, got 0"):
         model.fit(draws=0)
+
+
+def test_calibrate_refuses_cores_instead_of_ignoring_it(capsys):
+    args = ["calibrate", "loss_chinchilla", "--data", "nowhere.csv", "--out", "x", "--cores", "2"]
+    assert cli.main(args) == 2
+    assert "--cores does not apply" in capsys.readouterr().err

@@ -28,7 +28,7 @@ from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hashing import digest
 from bayes_scaling.hierarchy import stacked
-from bayes_scaling.spec import ModelSpec, SpecError, load_spec
+from bayes_scaling.spec import ModelSpec, SpecError, check_sampler, load_spec
 
 
 class ScalingModel(ABC):
@@ -133,19 +133,19 @@ class ScalingModel(ABC):
         With a Dask ``client``, each chain runs as its own task on the cluster and the chains
         are merged into one DataTree (see :func:`bayes_scaling.cluster.fit_chains`).
         """
-        s = self.spec.sampler
-        given = dict(
-            sampler=sampler, draws=draws, tune=tune, chains=chains, target_accept=target_accept
+        given = dict(name=sampler, draws=draws, tune=tune, chains=chains)
+        given["target_accept"] = target_accept
+        given = {k: v for k, v in given.items() if v is not None}
+        check_sampler(given, where="fit() sampler argument:")
+        s = {**self.spec.sampler, **given}
+        settings = dict(
+            sampler=s["name"],
+            draws=s["draws"],
+            tune=s["tune"],
+            chains=s["chains"],
+            target_accept=s["target_accept"],
+            mass_matrix=s["mass_matrix"],
         )
-        for key in ("draws", "tune", "chains"):
-            value = given[key]
-            if value is not None and (not isinstance(value, int | np.integer) or value < 1):
-                raise SpecError(f"{key} must be a whole number ≥ 1, got {value!r}")
-        if target_accept is not None and not 0 < target_accept < 1:
-            raise SpecError(f"target_accept must be in (0, 1), got {target_accept!r}")
-        defaults = {"sampler": s["name"], **s}
-        settings = {k: defaults[k] if v is None else v for k, v in given.items()}
-        settings["mass_matrix"] = s["mass_matrix"]
         if client is not None:
             from bayes_scaling.cluster import fit_chains
 
