@@ -1,29 +1,31 @@
 """``bayes-scaling``: a thin command line over the Python API.
 
-Exit codes: 0 success, 1 some fits of ``calibrate`` failed, 2 bad input (data, spec, file),
-3 ``--strict`` and not converged.
+Exit codes (:data:`EXIT_CODES`): 0 success, 1 some fits of ``calibrate``/``sweep`` failed,
+2 bad input (data, spec, file, option), 3 ``--strict`` and not converged, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
-from bayes_scaling import report
-from bayes_scaling.atomic import write_text
+from bayes_scaling.atomic import discard_pending, write_text
 from bayes_scaling.constants import CI_PROB
-from bayes_scaling.data.schema import DataError
-from bayes_scaling.fitfile import FitFileError
-from bayes_scaling.priors import SpecError
+from bayes_scaling.errors import DataError, FitFileError, SpecError
+
+# Commands import what they use (PyMC, ArviZ, pandas) when they run, so --help is instant.
 
 EXIT_FITS_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_CONVERGED = 3
+EXIT_INTERRUPTED = 130
 
 
 def _positive_int(text: str) -> int:
@@ -69,18 +71,56 @@ def _data_args(p: argparse.ArgumentParser) -> None:
         help="tidy CSV/Parquet, the Gadre testbed folder, Epoch's CSV, OLMo ladder, Pythia … "
         "(recognised automatically)",
     )
+    p.add_argument(
+        "--data-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a loader option, repeatable (e.g. tokens_per_step=2097152, num_fewshot=0, "
+        "'params={my-70m=7e7}'); wins over a data.toml in the data folder",
+    )
     p.add_argument("--task", help="override the spec's response task (e.g. c4_val)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one spec key, repeatable (e.g. response.tasks=avg17, "
+        '\'response.tasks=["piqa","arc_easy"]\', data.max_checkpoints=8); checked like '
+        "the spec file",
+    )
+
+
+EXIT_CODES = (
+    "exit codes: 0 success; 1 some fits of calibrate or sweep failed; 2 bad input (data, spec, fit "
+    "file, option); 3 --strict and not converged; 130 interrupted"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bayes_scaling import __version__
+
     parser = argparse.ArgumentParser(
         prog="bayes-scaling",
         description="Bayesian hierarchical scaling laws for language models.",
+        epilog=EXIT_CODES,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress lines")
+    # -v also after the subcommand; SUPPRESS keeps a subcommand from resetting the global flag
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("fit", help="fit a spec to data and write one fit file")
+    def command(name: str, **kwargs: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], epilog=EXIT_CODES, **kwargs)
+
+    p = command("specs", help="list the shipped specs with one line each")
+    p.set_defaults(func=cmd_specs)
+
+    p = command("fit", help="fit a spec to data and write one fit file")
     _data_args(p)
     p.add_argument("--select", help='pandas query on the tidy table, e.g. "params < 1e9"')
     p.add_argument("--out", default="fit.nc", help="fit file to write (default fit.nc)")
@@ -88,33 +128,34 @@ def build_parser() -> argparse.ArgumentParser:
     _sampler_args(p)
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("predict", help="posterior predictions at a grid of points")
+    p = command("predict", help="posterior predictions at a grid of points")
     p.add_argument("fit", help="fit file (.nc)")
-    p.add_argument("--grid", required=True, help="CSV: dataset,params,tokens (loss family) …")
+    _grid_args(p, required=True)
     p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
     p.add_argument("--out", help="CSV to write (default: print)")
-    p.add_argument("--tasks", help="task set: a preset (avg17, avg46), a,b,c or all")
-    p.add_argument(
-        "--loss-fit",
-        help="loss fit to chain from (downstream family): a fit file, or a folder of "
-        "<task>.nc fits of per-task losses",
-    )
     p.add_argument(
         "--average",
         action="store_true",
         help="also average over the task set, draw by draw (downstream family)",
     )
-    p.add_argument("--seed", type=int, help="seed of the predictive draws")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("summary", help="parameter table with intervals and a verdict")
+    p = command("report", help="one self-contained HTML page about a fit")
+    p.add_argument("fit", help="fit file (.nc)")
+    p.add_argument("--out", required=True, help="the .html file to write")
+    _grid_args(p, required=False)
+    p.add_argument("--backtest", help="CSV from 'bayes-scaling backtest --out' to include")
+    p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
+    p.set_defaults(func=cmd_report)
+
+    p = command("summary", help="parameter table with intervals and a verdict")
     p.add_argument("fit", help="fit file (.nc)")
     p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--strict", action="store_true", help="exit 3 unless the fit converged")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("backtest", help="fit on a training selection, score held-out points")
+    p = command("backtest", help="fit on a training selection, score held-out points")
     _data_args(p)
     p.add_argument("--train", required=True, help='pandas query, e.g. "params < 1e9"')
     p.add_argument("--test", help="pandas query (default: not TRAIN)")
@@ -125,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sampler_args(p)
     p.set_defaults(func=cmd_backtest)
 
-    p = sub.add_parser(
+    p = command(
         "calibrate",
         help="rung-out calibration: fit below each rung of the ladder, predict the runs above",
     )
@@ -155,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sampler_args(p)
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("demo", help="simulate a testbed, fit, report, plot (the main job)")
+    p = command("demo", help="simulate a testbed, fit, report, plot (the main job)")
     p.add_argument("--out", default="demo-output", help="folder for the fit file and plots")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--draws", type=_positive_int, default=1000)
@@ -163,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chains", type=_positive_int, default=4)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("sweep", help="run many fits on Dask (see SWEEP.toml docs)")
+    p = command("sweep", help="run many fits on Dask (see SWEEP.toml docs)")
     p.add_argument("description", help="SWEEP.toml")
     p.add_argument("--out", required=True, help="folder: one file per fit, resumable")
     where = p.add_mutually_exclusive_group()
@@ -171,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--scheduler", help="address of an existing Dask scheduler")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("collect", help="one table of every fit in a sweep folder")
+    p = command("collect", help="one table of every fit in a sweep folder")
     p.add_argument("directory")
     p.add_argument("--out", help="CSV to write (default: print)")
     p.set_defaults(func=cmd_collect)
@@ -180,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_data(args: argparse.Namespace):
     from bayes_scaling.data import load
+    from bayes_scaling.data.options import parse_pairs
 
-    return load(args.data)
+    return load(args.data, **parse_pairs(args.data_option))
 
 
 def _spec(args: argparse.Namespace):
@@ -190,7 +232,22 @@ def _spec(args: argparse.Namespace):
     spec = load_spec(args.spec)
     if getattr(args, "task", None):
         spec = spec.updated({"response": {"task": args.task}})
+    for key, value in _pairs(getattr(args, "set", []), flag="--set").items():
+        *tables, last = key.split(".")
+        update: dict = {last: value}
+        for table in reversed(tables):
+            update = {table: update}
+        spec = spec.updated(update)
     return spec
+
+
+def _pairs(items: Sequence[str], *, flag: str) -> dict:
+    from bayes_scaling.data.options import parse_pairs
+
+    try:
+        return parse_pairs(items)
+    except DataError as exc:
+        raise DataError(str(exc).replace("--data-option", flag)) from None
 
 
 def _sampler_kwargs(args: argparse.Namespace) -> dict:
@@ -212,9 +269,25 @@ def _verdict(fit, strict: bool) -> int:
     return EXIT_NOT_CONVERGED if strict and not diag.ok else 0
 
 
+def _check_out(path: str | None, flag: str = "--out") -> None:
+    """Refuse an output path that cannot be written before any work is done."""
+    if path is None:
+        return
+    out = Path(path)
+    if out.is_dir():
+        raise DataError(f"{flag} {out}: is a folder; give a file name (e.g. {out / 'fit.nc'})")
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is None or not os.access(parent, os.W_OK):
+        raise DataError(f"{flag} {out}: cannot write in {parent}")
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
     from bayes_scaling.models.base import model_for
 
+    _check_out(args.out)
+    if not args.verbose:  # progress lines on standard error, also in batch jobs
+        _log_to_stderr("bayes_scaling.inference")
     data = _load_data(args).select(args.select)
     model = model_for(_spec(args), data)
     client = None
@@ -233,20 +306,50 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return _verdict(fit, args.strict)
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from bayes_scaling.models.base import Fit
+def _prediction(fit, args: argparse.Namespace):
+    """The prediction at ``--grid`` with the command's task and loss-fit options."""
+    from bayes_scaling.data.tidy import read_table
 
-    fit = Fit.load(args.fit)
-    try:
-        grid = pd.read_csv(args.grid)
-    except (OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"{args.grid}: cannot read the grid CSV ({exc})") from exc
-    options = {}
+    grid = read_table(args.grid)
+    if grid.empty:
+        raise DataError(f"{args.grid}: the grid has no rows")
+    options: dict = {"source": args.grid}
     if args.tasks:
         options["tasks"] = args.tasks
     if args.loss_fit:
         options["loss_fit"] = args.loss_fit
-    prediction = fit.predict(grid, seed=args.seed, **options)
+    return fit.predict(grid, seed=args.seed, allow_similar=args.allow_similar, **options)
+
+
+def _grid_args(p: argparse.ArgumentParser, *, required: bool) -> None:
+    p.add_argument(
+        "--grid",
+        required=required,
+        help="CSV of points: dataset,params,tokens (loss); params,tokens or loss,task "
+        "(downstream); run or params, tokens, task (dynamics)",
+    )
+    p.add_argument("--tasks", help="task set: a preset (avg17, avg46), a,b,c or all")
+    p.add_argument(
+        "--loss-fit",
+        help="loss fit to chain from (downstream family): a fit file, or a folder of "
+        "<task>.nc fits of per-task losses",
+    )
+    p.add_argument("--seed", type=int, help="seed of the predictive draws")
+    p.add_argument(
+        "--allow-similar",
+        action="store_true",
+        help="predict a group whose name is a near miss of a fitted one (e.g. RedPajama for "
+        "redpajama) as a new group instead of stopping",
+    )
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bayes_scaling.models.base import Fit
+
+    fit = Fit.load(args.fit)
+    prediction = _prediction(fit, args)
     table = prediction.table(ci=args.ci)
     if args.average:
         from bayes_scaling.models.downstream import aggregate_tasks
@@ -257,7 +360,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bayes_scaling.data.tidy import read_table
+    from bayes_scaling.models.base import Fit
+    from bayes_scaling.report_page import write_report
+
+    out = Path(args.out)
+    _check_out(args.out)
+    fit = Fit.load(args.fit)
+    prediction = _prediction(fit, args) if args.grid else None
+    backtest = read_table(args.backtest) if args.backtest else None
+    write_report(fit, out, prediction=prediction, backtest=backtest, ci=args.ci)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
     from bayes_scaling.models.base import Fit
 
     fit = Fit.load(args.fit)
@@ -272,6 +391,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from bayes_scaling.validate import backtest
 
+    _check_out(args.out)
+    _check_out(args.fit_out, "--fit-out")
     bt = backtest(
         _spec(args),
         _load_data(args),
@@ -295,7 +416,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
     from bayes_scaling.calibrate import rung_out
+    from bayes_scaling.data.options import parse_pairs
     from bayes_scaling.plots.common import save_figure
 
     if args.cores is not None:
@@ -309,6 +432,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cal = rung_out(
         _spec(args),
         args.data,
+        data_options=parse_pairs(args.data_option),
         out=args.out,
         by=args.by,
         cutoffs=args.cutoffs,
@@ -336,6 +460,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
     from bayes_scaling.cluster import sweep
 
     if not args.verbose:  # one log line per finished fit, even without --verbose
@@ -343,14 +468,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     table = sweep(args.description, out=args.out, workers=args.workers, scheduler=args.scheduler)
     print(report.format_table(table))
-    return 0
+    failed = int((table["status"] == "failed").sum()) if "status" in table.columns else 0
+    if failed:
+        print(f"{failed} of {len(table)} fits failed (see their .error.json)", file=sys.stderr)
+    return EXIT_FITS_FAILED if failed else 0
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
     from bayes_scaling.cluster import collect
 
     table = collect(args.directory)
     _emit(table.to_csv(index=False) if args.out else report.format_table(table), args.out)
+    return 0
+
+
+def cmd_specs(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from bayes_scaling.spec import shipped_specs
+
+    for name, path in sorted(shipped_specs().items()):
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        print(f"{name:<20} {raw.get('family', '?'):<11} {raw.get('description', '')}")
     return 0
 
 
@@ -363,7 +503,20 @@ def _log_to_stderr(name: str) -> None:
     logger.setLevel(logging.INFO)
 
 
+def _shell_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    shown = warnings.formatwarning
+    warnings.formatwarning = _shell_warning  # a shell user needs the message, not our source
+    try:
+        return _run(argv)
+    finally:
+        warnings.formatwarning = shown
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
         _log_to_stderr("bayes_scaling")
@@ -372,7 +525,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataError, SpecError, FitFileError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `bayes-scaling ... | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _exit_on_interrupt() -> None:
+    """Make Ctrl-C end the command within moments, whatever the main thread is doing.
+
+    Numba compilation and nutpie's Rust sampler hold the main thread in native code, where
+    Python never sees SIGINT. So SIGINT is blocked in every thread (threads started later
+    inherit the mask) and one small thread waits for it; it removes files half-written by
+    :mod:`bayes_scaling.atomic` and exits with status 130. Finished output files are complete,
+    and a fit is written only after sampling, so nothing partial is left behind.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def wait() -> None:
+        signal.sigwait({signal.SIGINT})
+        discard_pending()
+        os.write(2, b"interrupted\n")
+        os._exit(EXIT_INTERRUPTED)
+
+    threading.Thread(target=wait, name="bayes-scaling-interrupt", daemon=True).start()
+
+
+def console() -> None:
+    """The ``bayes-scaling`` executable: :func:`main` with a Ctrl-C that always works."""
+    _exit_on_interrupt()
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -64,12 +64,8 @@ a daemonic worker.
 
 One fit across workers
 ----------------------
-:func:`fit_chains` (what ``ScalingModel.fit(client=...)`` calls) runs each chain as its own task
-and merges them. Chain ``k`` is always a single-chain run seeded with
-:func:`~bayes_scaling.inference.chain_seed` ``(seed, k)`` — nutpie's chain ``k`` of a
-multi-chain run depends on the run's chain count, so this is the only way distributed and local
-fits can agree — and :func:`bayes_scaling.inference.sample`, the local path, runs the same
-single-chain runs in threads. Same seed, same draws, anywhere.
+:func:`bayes_scaling.chains.fit_chains` (what ``ScalingModel.fit(client=...)`` calls, re-exported
+here) runs each chain as its own task and merges them: same seed, same draws, anywhere.
 """
 
 from __future__ import annotations
@@ -84,7 +80,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,15 +87,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from distributed import Client, LocalCluster, Nanny, as_completed
 
 from bayes_scaling import atomic, inference
+from bayes_scaling.chains import data_future, fit_chains
 from bayes_scaling.data.schema import Observations
-from bayes_scaling.hashing import canonical_json, digest
-from bayes_scaling.inference import compile_model, merge_chains, sample_chain
-from bayes_scaling.spec import ModelSpec, load_spec
+from bayes_scaling.hashing import digest
+from bayes_scaling.models.base import model_for
 from bayes_scaling.sweep import FitTask, Sweep, load_sweep
+from bayes_scaling.validate import backtest
+
+__all__ = ["collect", "fit_chains", "local_cluster", "run_fit", "slurm_cluster", "sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -258,125 +255,6 @@ def slurm_cluster(
         job_script_prologue=[*prologue, *kwargs.pop("job_script_prologue", [])],
         **kwargs,
     )
-
-
-# --- chains across workers --------------------------------------------------------------------
-_MODELS: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
-_MODELS_LOCK = threading.Lock()
-_MODELS_MAX = 4
-
-
-def _model_on_worker(spec: dict, source: str, data: Observations, sampler: str):
-    """Build (and compile) the model once per worker for all its chains of one fit."""
-    from bayes_scaling.models.base import model_for
-
-    key = digest(canonical_json(spec), data.fingerprint(), sampler)
-    with _MODELS_LOCK:
-        if key in _MODELS:
-            _MODELS.move_to_end(key)
-            return _MODELS[key]
-        model = model_for(ModelSpec.from_dict(spec, source=source), data).build()
-        entry = (model, compile_model(model, sampler))
-        _MODELS[key] = entry
-        while len(_MODELS) > _MODELS_MAX:
-            _MODELS.popitem(last=False)
-        return entry
-
-
-def _chain_task(
-    spec: dict,
-    source: str,
-    data: Observations,
-    *,
-    chain: int,
-    seed: int,
-    sampler: str,
-    draws: int,
-    tune: int,
-    target_accept: float,
-    mass_matrix: str,
-) -> xr.DataTree:
-    model, compiled = _model_on_worker(spec, source, data, sampler)
-    return sample_chain(
-        model,
-        chain=chain,
-        seed=seed,
-        sampler=sampler,
-        draws=draws,
-        tune=tune,
-        target_accept=target_accept,
-        mass_matrix=mass_matrix,
-        compiled=compiled,
-    )
-
-
-def _identity(x: Any) -> Any:
-    return x
-
-
-def _data_future(client: Client, data: Observations):
-    """The observations as one recomputable task (not scattered data, which a dying worker
-    would take with it), shared by every task that needs them."""
-    return client.submit(_identity, data, key=f"bayes-scaling-data-{data.fingerprint()}")
-
-
-def fit_chains(
-    spec: ModelSpec | str | Path,
-    data: Observations,
-    *,
-    client: Client,
-    seed: int,
-    sampler: str = "nutpie",
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    target_accept: float = 0.9,
-    mass_matrix: str = "diag",
-    retries: int = 2,
-) -> xr.DataTree:
-    """Sample one posterior with each chain as its own Dask task; merge the chains.
-
-    R-hat and ESS of the result are computed across all chains as usual. The draws equal those
-    of :func:`bayes_scaling.inference.sample` (the local path) with the same ``seed``: chain
-    ``k`` is seeded with :func:`~bayes_scaling.inference.chain_seed` ``(seed, k)`` wherever it
-    runs. Workers build the model from the spec dict and the tidy table and reuse it for all
-    chains of the fit they receive.
-    """
-    spec = load_spec(spec)
-    data_future = _data_future(client, data)
-    base = digest(
-        "chains",
-        spec.to_json(),
-        data.fingerprint(),
-        str(seed),
-        sampler,
-        str(draws),
-        str(tune),
-        str(target_accept),
-        mass_matrix,
-    )
-    futures = [
-        client.submit(
-            _chain_task,
-            spec.to_dict(),
-            spec.source,
-            data_future,
-            chain=k,
-            seed=int(seed),
-            sampler=sampler,
-            draws=int(draws),
-            tune=int(tune),
-            target_accept=float(target_accept),
-            mass_matrix=mass_matrix,
-            key=f"bayes-scaling-chain-{base}-{k}",
-            retries=retries,
-        )
-        for k in range(chains)
-    ]
-    try:
-        return merge_chains(client.gather(futures))
-    finally:
-        client.cancel([*futures, data_future])
 
 
 # --- locks ------------------------------------------------------------------------------------
@@ -564,9 +442,6 @@ def run_fit(
 
 
 def _compute(task: FitTask, data: Observations, path: Path) -> dict[str, Any]:
-    from bayes_scaling.models.base import model_for
-    from bayes_scaling.validate import backtest
-
     spec = task.model_spec()
     sampler = {"cores": 1, "progressbar": False}
     sel = task.selection
@@ -672,7 +547,7 @@ def _run(
     futures = {}
     for task in tasks:
         if task.data not in datasets:
-            datasets[task.data] = _data_future(client, observations[task.data])
+            datasets[task.data] = data_future(client, observations[task.data])
         fut = client.submit(
             run_fit,
             task,

@@ -18,13 +18,10 @@ import pandas as pd
 import xarray as xr
 
 from bayes_scaling.atomic import atomic_path
+from bayes_scaling.errors import FitFileError
 
 FORMAT_VERSION = 1
 _LIBRARIES = ("bayes-scaling", "pymc", "pytensor", "arviz", "nutpie", "numpy", "xarray", "pandas")
-
-
-class FitFileError(ValueError):
-    """A fit file that cannot be read or fails its integrity check."""
 
 
 def versions() -> dict[str, str]:

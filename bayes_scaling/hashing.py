@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -36,3 +37,13 @@ def frame_hash(frame: pd.DataFrame) -> str:
     df = df.sort_values(list(df.columns), kind="mergesort").reset_index(drop=True)
     rows = pd.util.hash_pandas_object(df.astype("string").fillna("<NA>"), index=False)
     return digest(rows.to_numpy().tobytes().hex())
+
+
+def arrays_digest(arrays: dict[str, Any]) -> str:
+    """Hash of named numeric arrays (names sorted; values as float64 bytes with shapes)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        values = np.ascontiguousarray(np.asarray(arrays[name], dtype="float64"))
+        h.update(f"{name}:{values.shape}".encode())
+        h.update(values.tobytes())
+    return h.hexdigest()[:16]

@@ -74,6 +74,7 @@ def compile_model(model, sampler: str = "nutpie"):
         return None
     import nutpie
 
+    log.info("compiling the model for nutpie")
     return nutpie.compile_pymc_model(model)
 
 
@@ -209,7 +210,7 @@ def sample(
     """Draw from the posterior of ``model``, chain by chain.
 
     Chain ``k`` is a single-chain run seeded :func:`chain_seed` ``(seed, k)``, so the draws do
-    not depend on where the chains run: :func:`bayes_scaling.cluster.fit_chains` runs them as
+    not depend on where the chains run: :func:`bayes_scaling.chains.fit_chains` runs them as
     Dask tasks and gets the same numbers. nutpie compiles the model once and runs
     ``min(chains, cores)`` chains at a time in threads (it releases the GIL); other samplers
     run the chains one after the other.
@@ -233,8 +234,9 @@ def sample(
     """
     cores = min(chains, cores or available_cpus())
     if progressbar is None:
-        progressbar = sys.stderr.isatty()
+        progressbar = sys.stderr.isatty() or in_notebook()
     compiled = compile_model(model, sampler)
+    log.info("sampling %d chains × (%d tune + %d draws) on %d cores", chains, tune, draws, cores)
     settings = dict(
         sampler=sampler,
         draws=draws,
@@ -242,7 +244,7 @@ def sample(
         target_accept=target_accept,
         mass_matrix=mass_matrix,
     )
-    with _ChainProgress(chains, draws + tune, enabled=progressbar and sampler == "nutpie") as bar:
+    with _ChainProgress(chains, draws + tune, bar=progressbar and sampler == "nutpie") as bar:
 
         def run(k: int) -> xr.DataTree:
             return sample_chain(
@@ -262,17 +264,28 @@ def sample(
     return merge_chains(trees)
 
 
-class _ChainProgress:
-    """One rich progress bar over all chains' draws (a no-op when disabled)."""
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where standard error is not a terminal)."""
+    shell = sys.modules.get("IPython")
+    ip = shell.get_ipython() if shell is not None else None  # type: ignore[attr-defined]
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
 
-    def __init__(self, chains: int, per_chain: int, *, enabled: bool):
+
+class _ChainProgress:
+    """Progress over all chains' draws: a rich bar (terminal, Jupyter) or, otherwise, an INFO
+    log line every :attr:`every` seconds (batch jobs; the CLI shows them on standard error)."""
+
+    every = 30.0
+
+    def __init__(self, chains: int, per_chain: int, *, bar: bool):
         self.done = [0] * chains
         self.total = chains * per_chain
-        self.enabled = enabled
+        self.bar = bar
         self._bar: Any = None
+        self._last = time.monotonic()
 
     def __enter__(self) -> _ChainProgress:
-        if self.enabled:
+        if self.bar:
             from rich.progress import Progress
 
             self._bar = Progress(transient=True)
@@ -284,13 +297,17 @@ class _ChainProgress:
         if self._bar is not None:
             self._bar.stop()
 
-    def callback(self, chain: int) -> Callable[[int, int], None] | None:
-        if self._bar is None:
-            return None
-
+    def callback(self, chain: int) -> Callable[[int, int], None]:
         def update(finished: int, total: int) -> None:
             self.done[chain] = finished
-            self._bar.update(self._task, completed=sum(self.done))
+            done = sum(self.done)
+            if self._bar is not None:
+                self._bar.update(self._task, completed=done)
+            elif time.monotonic() - self._last >= self.every:
+                self._last = time.monotonic()
+                log.info(
+                    "sampling: %d of %d draws (%.0f%%)", done, self.total, 100 * done / self.total
+                )
 
         return update
 

@@ -13,9 +13,7 @@ from typing import Any
 
 import pymc as pm
 
-
-class SpecError(ValueError):
-    """An invalid model spec; the message names the file and the key."""
+from bayes_scaling.errors import SpecError
 
 
 @dataclass(frozen=True)

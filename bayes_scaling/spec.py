@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import difflib
 import numbers
 import tomllib
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ SAMPLER_DEFAULTS: dict[str, Any] = {
 #: nutpie's mass matrix adaptation: diagonal, or diagonal plus a low-rank correction (nutpie's
 #: ``low_rank_modified_mass_matrix``) for posteriors with a few strongly correlated directions.
 MASS_MATRICES = ("diag", "low_rank")
+#: Sections whose keys each family declares (:attr:`ScalingModel.spec_keys`).
+FAMILY_SECTIONS = ("response", "input", "groups", "data", "likelihood")
 _TOP_KEYS = {
     "family",
     "name",
@@ -57,7 +60,6 @@ _TOP_KEYS = {
     "params",
     "likelihood",
     "sampler",
-    "predict",
     "extrapolation",
 }
 
@@ -188,6 +190,21 @@ class ModelSpec:
         return {**SAMPLER_DEFAULTS, **self.section("sampler")}
 
     # --- validation ---------------------------------------------------------------------
+    def check_sections(self, keys: dict[str, tuple[str, ...]], *, family: str) -> None:
+        """Every key of the family's sections is one it reads (``keys``: section → keys).
+
+        Raises
+        ------
+        SpecError
+            For a key the family does not read (with a "did you mean"), or one of these
+            sections that the family does not have at all.
+        """
+        for section in FAMILY_SECTIONS:
+            table = self.section(section)
+            if table and section not in keys:
+                raise SpecError(f"{self.source}: the {family} family has no [{section}] section")
+            check_keys(table, keys.get(section, ()), where=f"{self.source}: [{section}]")
+
     def _check(self) -> None:
         unknown = set(self.raw) - _TOP_KEYS
         if unknown:
@@ -200,6 +217,7 @@ class ModelSpec:
         for name in self.section("params"):
             self.param(name)
         sampler = self.section("sampler")
+        check_keys(sampler, SAMPLER_DEFAULTS, where=f"{self.source}: [sampler]")
         check_sampler(sampler, where=f"{self.source}: [sampler]")
         mass = sampler.get("mass_matrix", "diag")
         if mass not in MASS_MATRICES:
@@ -208,6 +226,16 @@ class ModelSpec:
             )
         if mass != "diag" and sampler.get("name", "nutpie") != "nutpie":
             raise SpecError(f"{self.source}: [sampler] mass_matrix {mass!r} needs nutpie")
+
+
+def check_keys(table: dict[str, Any], known: Any, *, where: str) -> None:
+    """Raise :class:`SpecError` naming ``where`` and the first key of ``table`` not in
+    ``known``, with a "did you mean" when a known key is close."""
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SpecError(f"{where}: unknown key {key!r}{hint} (known: {sorted(known)})")
 
 
 def check_sampler(sampler: dict[str, Any], *, where: str) -> None:

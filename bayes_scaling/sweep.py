@@ -73,6 +73,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.data import load
+from bayes_scaling.data import simulate as sim
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hashing import canonical_json, digest
 from bayes_scaling.priors import SpecError
@@ -324,9 +326,6 @@ class Sweep:
         return {ds.label: ds.observations for e in self.datasets().values() for ds in e}
 
     def _load_datasets(self) -> dict[str, list[DataSet]]:
-        from bayes_scaling.data import load
-        from bayes_scaling.data import simulate as sim
-
         out: dict[str, list[DataSet]] = {}
         for name, table in self.raw["data"].items():
             options = dict(table.get("options", {}))

@@ -20,6 +20,7 @@ Each table carries a one-sentence ``summary`` per headline row.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from bayes_scaling import laws
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import stacked
-from bayes_scaling.models.base import Fit
+from bayes_scaling.models.base import Fit, NewGroupWarning
 from bayes_scaling.models.dynamics import DynamicsModel
 from bayes_scaling.report import interval_label
 from bayes_scaling.spec import ModelSpec, load_spec
@@ -74,8 +75,12 @@ def _domain_draws(fit: Fit, name: str, kind: str) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def _per_domain(post, name: str, model: DynamicsModel) -> np.ndarray:
-    da = post[name]
+def _per_domain(fit: Fit, name: str, kind: str) -> np.ndarray:
+    """Per-domain draws of a size effect: shared, per domain, or pooled domain → task."""
+    model = _model(fit)
+    da = stacked(fit.posterior)[name]
+    if "task" in da.dims:
+        return _domain_draws(fit, name, kind)
     if "domain" in da.dims:
         return da.transpose("sample", "domain").to_numpy()
     return np.repeat(da.to_numpy()[:, None], len(model.domains), axis=1)
@@ -89,11 +94,10 @@ def onset_draws(fit: Fit, *, params: float | None = None, kind: str = "tasks") -
     :func:`_domain_draws`). Returns one column per domain, one row per posterior sample.
     """
     model = _model(fit)
-    post = stacked(fit.posterior)
     n = model.max_params if params is None else float(params)
     x_n = np.log(n / model.refs["params"])
     onset = _domain_draws(fit, "onset", kind)
-    size = _per_domain(post, "onset_size", model)
+    size = _per_domain(fit, "onset_size", kind)
     log_d = laws.trajectory_onset(onset, size, x_n)
     return pd.DataFrame(model.refs["tokens"] * np.exp(log_d), columns=list(model.domains))
 
@@ -341,7 +345,9 @@ def task_holdout(
         )
         table = pts.copy()
         for method, g in methods:
-            pred = fit.predict(g, seed=seed).table(ci=ci)
+            with warnings.catch_warnings():  # the held-out task (and domain) is new on purpose
+                warnings.simplefilter("ignore", NewGroupWarning)
+                pred = fit.predict(g, seed=seed, allow_similar=True).table(ci=ci)
             table[f"{method}_median"] = pred["median"].to_numpy()
             table[f"{method}_lower"] = pred["lower"].to_numpy()
             table[f"{method}_upper"] = pred["upper"].to_numpy()

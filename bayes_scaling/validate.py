@@ -374,8 +374,13 @@ def sbc(
     )
     n_prior = max_prior_draws or 20 * replicates
     prior = pm.sample_prior_predictive(draws=n_prior, model=model, random_seed=seed)
-    truth_all = _scalars(stacked(prior["prior"].to_dataset())[names])
     sims = stacked(prior["prior_predictive"].to_dataset())
+    # pm.observe drops some Deterministics (those of LKJCholeskyCov's outputs): rank what the
+    # refitted model keeps
+    probe = pm.observe(model, {n: sims[n].isel(sample=0).to_numpy() for n in observed})
+    kept = {v.name for v in [*probe.free_RVs, *probe.deterministics]}
+    names = [n for n in names if n in kept]
+    truth_all = _scalars(stacked(prior["prior"].to_dataset())[names])
     settings = {k: v for k, v in spec.sampler.items() if k != "name"}
     settings = {"sampler": spec.sampler["name"], **settings, **sampler}
     if settings["chains"] * settings["draws"] < thin_to:

@@ -1,6 +1,7 @@
 """Trajectory family on real data: the numbers for issue 4's closing note.
 
-Run: ``.venv/bin/python benchmarks/bench_dynamics.py [--parts full size holdout transfer]``
+Run: ``.venv/bin/python benchmarks/bench_dynamics.py [--parts full size gemstones holdout
+transfer]``
 (writes ``benchmarks/results/dynamics.json``; parts not run keep their previous results).
 
 1. ``full``: ``models/task_dynamics.toml`` fitted to every Pythia size (70M-6.9B, 14 standard
@@ -11,7 +12,10 @@ Run: ``.venv/bin/python benchmarks/bench_dynamics.py [--parts full size holdout 
    precedence probabilities and run-effect correlations.
 2. ``size``: fit 70M-2.8B, predict the two 6.9B runs' trajectories (a new size, from N alone);
    coverage of the 90% new-evaluation intervals and absolute error in accuracy points at the
-   middle and the final checkpoint, per task.
+   middle and the final checkpoint, per task, against the naive baseline that copies the
+   largest fitted size's trajectory (:func:`copy_largest`).
+   ``gemstones``: the same on Gemstones, fit the 16 runs of 48M-545M (8 log-spaced checkpoints
+   each), predict the three ~1.0B runs.
 3. ``holdout``: leave-one-task-out task dynamic prediction (:func:`transfer.task_holdout`) on
    Pythia (tasks whose domain keeps another task) and on the OLMo ladder (1xC and 5xC runs,
    the commonsense and science tasks): the held-out task from its domain's population, from
@@ -33,13 +37,15 @@ import pandas as pd
 from _common import run_parts, timer
 
 from bayes_scaling import transfer
+from bayes_scaling.data.gemstones import load_gemstones
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.pythia import README_OVERRIDES, load_pythia
 from bayes_scaling.models.dynamics import DynamicsModel
 from bayes_scaling.spec import load_spec
 
-PARTS = ("full", "size", "holdout", "transfer")
+PARTS = ("full", "size", "gemstones", "holdout", "transfer")
+GEM_CHECKPOINTS = 8
 TASKS = ["lambada_openai", "piqa", "winogrande", "arc_easy", "arc_challenge", "sciq"]
 PARAMS_12B = 11.3e9
 TOKENS_12B = (153_092_096_000.0, 299_892_736_000.0)
@@ -108,36 +114,80 @@ def full(root, sampling: dict) -> dict:
     return out
 
 
-def size(root, sampling: dict) -> dict:
-    data = _pythia(root)
-    train, test = data.select("params < 5e9"), data.select("params > 5e9")
-    model = DynamicsModel(load_spec("task_dynamics"), train)
-    fit = model.fit(**sampling)
-    pts = model.points(test)
+def copy_largest(train: pd.DataFrame, points: pd.DataFrame) -> np.ndarray:
+    """The naive baseline: the largest fitted size's accuracy at the same task and tokens.
+
+    The runs at the largest N are averaged, and read at the point's tokens by linear
+    interpolation in log tokens (the checkpoints of a ladder usually coincide).
+    """
+    top = train[train["params"] == train["params"].max()]
+    curves = top.groupby(["task", "tokens"])["truth"].mean()
+    out = np.full(len(points), np.nan)
+    for i, (task, tokens) in enumerate(zip(points["task"], points["tokens"], strict=True)):
+        curve = curves.loc[task]
+        out[i] = np.interp(np.log(tokens), np.log(curve.index.to_numpy()), curve.to_numpy())
+    return out
+
+
+def size_holdout(spec, data, *, train: str, test: str, split: str, sampling: dict) -> dict:
+    """Fit the runs selected by ``train``, predict the ``test`` runs at two checkpoints."""
+    model = DynamicsModel(spec, data.select(train))
+    timing: dict = {}
+    with timer(timing, "seconds"):
+        fit = model.fit(**sampling)
+    pts = model.points(data.select(test))
     steps = np.sort(pts["tokens"].unique())
     at = {"middle": steps[len(steps) // 2], "final": steps[-1]}
     pts = pts[pts["tokens"].isin(at.values())].reset_index(drop=True)
     table = fit.predict(pts.drop(columns=["truth"])).table()
     table["truth"] = pts["truth"].to_numpy()
+    table["copy"] = copy_largest(model.table, pts)
     table["checkpoint"] = table["tokens"].map({v: k for k, v in at.items()})
     table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
     table["abs_error_points"] = 100 * (table["median"] - table["truth"]).abs()
-    per = table.groupby(["task", "checkpoint"])[["truth", "median", "lower", "upper"]].mean()
-    per[["coverage", "mae_points"]] = table.groupby(["task", "checkpoint"])[
-        ["covered", "abs_error_points"]
-    ].mean()
+    table["copy_error_points"] = 100 * (table["copy"] - table["truth"]).abs()
+    scores = ["covered", "abs_error_points", "copy_error_points"]
+    per = table.groupby(["task", "checkpoint"])[["truth", "median", "lower", "upper", "copy"]]
+    per = per.mean()
+    per[scores] = table.groupby(["task", "checkpoint"])[scores].mean()
     return {
-        "split": "fit 70M-2.8B, predict both 6.9B runs (new size)",
+        "split": split,
         "tokens": {k: float(v) for k, v in at.items()},
+        "params_decades": round(float(table["params_decades"].max()), 3),
+        "fit_seconds": round(timing["seconds"], 1),
         "diagnostics": fit.diagnostics().verdict,
         "coverage": round(float(table["covered"].mean()), 3),
         "mae_points": round(float(table["abs_error_points"].mean()), 2),
-        "by_checkpoint": table.groupby("checkpoint")[["covered", "abs_error_points"]]
-        .mean()
-        .round(3)
-        .to_dict(orient="index"),
-        "per_task": {f"{t} {c}": v for (t, c), v in per.round(4).to_dict(orient="index").items()},
+        "copy_largest_mae_points": round(float(table["copy_error_points"].mean()), 2),
+        "mean_width_points": round(float(100 * (table["upper"] - table["lower"]).mean()), 2),
+        "by_checkpoint": table.groupby("checkpoint")[scores].mean().round(3).to_dict("index"),
+        "per_task": {f"{t} {c}": v for (t, c), v in per.round(4).to_dict("index").items()},
     }
+
+
+def size(root, sampling: dict) -> dict:
+    return size_holdout(
+        load_spec("task_dynamics"),
+        _pythia(root),
+        train="params < 5e9",
+        test="params > 5e9",
+        split="fit 70M-2.8B, predict both 6.9B runs (new size)",
+        sampling=sampling,
+    )
+
+
+def gemstones(root, sampling: dict) -> dict:
+    data = load_gemstones(root / "trajectories" / "gemstones").where(metric="accuracy")
+    spec = load_spec("task_dynamics").updated({"data": {"max_checkpoints": GEM_CHECKPOINTS}})
+    return size_holdout(
+        spec,
+        data,
+        train="params < 6e8",
+        test="params > 6e8",
+        split=f"fit the 16 runs of 48M-545M ({GEM_CHECKPOINTS} log-spaced checkpoints each), "
+        "predict the three ~1.0B runs (new size)",
+        sampling=sampling,
+    )
 
 
 def _holdout(spec, data, tasks, sampling) -> dict:
@@ -208,6 +258,7 @@ def main() -> None:
     runners = {
         "full": lambda _: full(root, long),
         "size": lambda _: size(root, {**base, **SHORT}),
+        "gemstones": lambda _: gemstones(root, {**base, **SHORT}),
         "holdout": lambda _: holdout(root, {**base, **SHORT}),
         "transfer": lambda _: olmo_transfer(root, long),
     }

@@ -10,7 +10,17 @@ import pytest
 
 from bayes_scaling import cli
 
-COMMANDS = ["fit", "predict", "summary", "backtest", "calibrate", "demo", "sweep", "collect"]
+COMMANDS = [
+    "fit",
+    "predict",
+    "report",
+    "summary",
+    "backtest",
+    "calibrate",
+    "demo",
+    "sweep",
+    "collect",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

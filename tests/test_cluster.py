@@ -200,7 +200,7 @@ def tiny_data():
 def test_fit_chains_equals_local_sampling_with_the_same_seed(client, tiny_data):
     spec = bs.load_spec("loss_chinchilla")
     settings = dict(sampler="nutpie", draws=50, tune=50, chains=3, target_accept=0.9)
-    remote = fit_chains(spec, tiny_data, client=client, seed=11, **settings)
+    remote = fit_chains(bs.model_for(spec, tiny_data), client=client, seed=11, **settings)
     local = inference.sample(bs.model_for(spec, tiny_data).build(), seed=11, cores=2, **settings)
     assert list(remote["posterior"]["chain"].values) == [0, 1, 2]
     for group in ("posterior", "sample_stats"):
@@ -210,7 +210,7 @@ def test_fit_chains_equals_local_sampling_with_the_same_seed(client, tiny_data):
     assert set(remote.children) >= {"posterior", "sample_stats", "observed_data"}
     diag = diagnose(remote)
     assert diag.chains == 3 and np.isfinite(diag.rhat_max)
-    other = fit_chains(spec, tiny_data, client=client, seed=12, **settings)
+    other = fit_chains(bs.model_for(spec, tiny_data), client=client, seed=12, **settings)
     assert not np.array_equal(other["posterior"]["E"].values, remote["posterior"]["E"].values)
 
 

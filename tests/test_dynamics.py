@@ -95,7 +95,7 @@ def test_bad_spec_and_data_errors(sim):
         DynamicsModel(SPEC.updated({"data": {"drop_first_fraction": 1.5}}), sim.observations)
     with pytest.raises(SpecError, match="onset_size"):
         DynamicsModel(
-            SPEC.updated({"params": {"onset_size": {"pooling": "partial"}}}), sim.observations
+            SPEC.updated({"params": {"onset_size": {"pooling": ["task"]}}}), sim.observations
         )
     no_chance = sim.observations.frame.drop(columns=["chance"])
     with pytest.raises(DataError, match="chance"):
@@ -139,7 +139,23 @@ def test_model_structure(sim):
     model = m.build()
     names = set(model.named_vars)
     assert {"onset_domain", "rate_domain", "ceiling_domain", "run_domain_corr"} <= names
-    assert model.named_vars["onset_size"].eval().shape == (2,)  # pooled over domains only
+    # size effects pooled domain → task (2 domains, 4 tasks); ["domain"] shares them per domain
+    assert model.named_vars["onset_size_domain"].eval().shape == (2,)
+    assert model.named_vars["onset_size"].eval().shape == (4,)
+    shared = model_for(
+        SPEC.updated(
+            {
+                "params": {
+                    "onset_size": {
+                        "pooling": ["domain"],
+                        "sd": {"dist": "HalfNormal", "sigma": 0.3},
+                    }
+                }
+            }
+        ),
+        sim.observations,
+    )
+    assert shared.build().named_vars["onset_size"].eval().shape == (2,)
     prior = m.prior_predictive(draws=20)
     assert prior["prior_predictive"]["y"].shape[-1] == len(m.table)
 

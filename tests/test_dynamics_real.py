@@ -27,7 +27,13 @@ def test_recovers_domain_parameters_and_onset_order():
     post = fit.posterior.stack(sample=("chain", "draw"))
     truth = sim.truth["domains"]
     hits, total = 0, 0
-    for name in ("onset_domain", "rate_domain", "ceiling_domain", "onset_size", "ceiling_size"):
+    for name in (
+        "onset_domain",
+        "rate_domain",
+        "ceiling_domain",
+        "onset_size_domain",
+        "ceiling_size_domain",
+    ):
         key = name.removesuffix("_domain")
         for d, p in truth.items():
             draws = post[name].sel(domain=d).to_numpy()

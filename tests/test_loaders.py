@@ -23,6 +23,7 @@ from bayes_scaling.data import (
     load_lm_eval,
     load_olmo_ladder,
     load_pythia,
+    load_tidy,
 )
 from bayes_scaling.data.gadre import loss_set_id
 from bayes_scaling.data.hitchhiker import CORRUPT_STEPS
@@ -461,7 +462,7 @@ def test_lm_eval_old_layout(tmp_path: Path) -> None:
     folder = tmp_path / "old"
     _write_json(folder, "step1000.json", _old_layout(1000, 0.40))
     _write_json(folder, "step2000.json", _old_layout(2000, 0.45))
-    obs = load_lm_eval(folder, params=7e7, tokens_per_step=2_097_152)
+    obs = load_lm_eval(folder, params={"pythia-70m": 7e7}, tokens_per_step=2_097_152)
     frame = obs.frame
     assert set(frame["run"]) == {"pythia-70m"}
     assert set(frame["tokens"]) == {1000 * 2_097_152.0, 2000 * 2_097_152.0}
@@ -474,9 +475,12 @@ def test_lm_eval_old_layout(tmp_path: Path) -> None:
     assert set(anatomy["n_items"]) == {135} and set(anatomy["domain"]) == {"mmlu_other"}
     ppl = frame[(frame["task"] == "lambada_openai") & (frame["metric"] == "perplexity")]
     assert len(ppl) == 2 and set(ppl["value"]) == {40.0}
-    norm = load_lm_eval(folder, params=7e7, tokens_per_step=2e6, accuracy="acc_norm").frame
+    norm = load_lm_eval(
+        folder, params={"pythia-70m": 7e7}, tokens_per_step=2e6, accuracy="acc_norm"
+    )
+    norm = norm.frame
     assert norm.loc[norm["task"] == "arc_easy", "variant"].eq("acc_norm").all()
-    assert len(load(folder, params=7e7, tokens_per_step=2e6)) == len(obs)
+    assert len(load(folder, params={"pythia-70m": 7e7}, tokens_per_step=2e6)) == len(obs)
 
 
 def test_lm_eval_new_layout(tmp_path: Path) -> None:
@@ -527,20 +531,23 @@ def test_lm_eval_missing_information(tmp_path: Path) -> None:
     assert str(path) in message and "no parameter count N" in message
     assert "params=" in message and "manifest" in message and "file,run,params,tokens" in message
 
-    with pytest.raises(DataError, match="pass tokens_per_step=") as info:
-        load_lm_eval(folder, params=7e7)
-    assert "manifest" in str(info.value)
+    with pytest.raises(DataError, match="set tokens_per_step") as info:
+        load_lm_eval(folder, params={"pythia-70m": 7e7})
+    assert "manifest" in str(info.value) and "--data-option 'tokens_per_step=" in str(info.value)
 
     _write_json(folder, "ckpt.json", _old_layout(1000, 0.4, revision=False))
     with pytest.raises(DataError, match=r"ckpt\.json: no step .*revision=stepN.*manifest"):
-        load_lm_eval(folder, params=7e7, tokens_per_step=1e6)
+        load_lm_eval(folder, params={"pythia-70m": 7e7}, tokens_per_step=1e6)
 
     _write_json(folder, "ckpt.json", _new_layout(None, 0.5, {"revision": "step10"}))
     with pytest.raises(DataError, match=r"ckpt\.json: no run name .*manifest"):
-        load_lm_eval(folder, params=7e7, tokens_per_step=1e6)
+        load_lm_eval(folder, tokens_per_step=1e6)
 
     _write_json(folder, "ckpt.json", {"hello": 1})
-    with pytest.raises(DataError, match="not an lm-evaluation-harness results file"):
+    with pytest.raises(DataError, match="none of its 1 JSON files is a harness result"):
+        load_lm_eval(folder, tokens_per_step=1e6)
+
+    with pytest.raises(DataError, match="one number for every run"):
         load_lm_eval(folder, params=7e7, tokens_per_step=1e6)
 
 
@@ -548,9 +555,10 @@ def test_lm_eval_mixed_shots(tmp_path: Path) -> None:
     folder = tmp_path / "shots"
     _write_json(folder, "zero.json", _old_layout(1000, 0.4, shots=0))
     _write_json(folder, "five.json", _old_layout(1000, 0.5, shots=5))
+    params = {"pythia-70m": 7e7}
     with pytest.raises(DataError, match=r"mix num_fewshot values \[0, 5\]"):
-        load_lm_eval(folder, params=7e7, tokens_per_step=1e6)
-    five = load_lm_eval(folder, params=7e7, tokens_per_step=1e6, num_fewshot=5).frame
+        load_lm_eval(folder, params=params, tokens_per_step=1e6)
+    five = load_lm_eval(folder, params=params, tokens_per_step=1e6, num_fewshot=5).frame
     assert five.loc[five["task"] == "arc_easy", "value"].tolist() == [0.5]
 
 
@@ -592,3 +600,73 @@ def test_domain_map_overrides(tmp_path: Path, data_dir: Path) -> None:
         load_domain_map(bad)
     with pytest.raises(DataError, match="domain map file not found"):
         load_domain_map(tmp_path / "missing.toml")
+
+
+def test_lm_eval_folder_finds_its_manifest_and_lm_eval_parameter_count(tmp_path: Path) -> None:
+    folder = tmp_path / "evals"
+    _write_json(folder, "a.json", _old_layout(0, 0.40, revision=False))
+    (folder / "manifest.csv").write_text("file,run,params,tokens\na.json,tiny,1e7,2e9\n")
+    frame = load_lm_eval(folder).frame  # manifest.csv inside the folder, nothing passed
+    assert set(frame["run"]) == {"tiny"} and set(frame["params"]) == {1e7}
+
+    counted = tmp_path / "counted"
+    data = _new_layout(500, 0.5)
+    data["config"]["model_num_parameters"] = 123_456_789
+    _write_json(counted, "r.json", data)
+    frame = load_lm_eval(counted, tokens_per_step=1e6).frame
+    assert set(frame["params"]) == {123_456_789.0}
+    mapped = load_lm_eval(counted, tokens_per_step=1e6, params={"my-model": 2e8}).frame
+    assert set(mapped["params"]) == {2e8}  # the user's mapping wins over the file
+
+
+def test_lm_eval_skips_foreign_json_with_a_note(tmp_path: Path, caplog) -> None:
+    folder = tmp_path / "evals"
+    _write_json(folder, "results.json", _old_layout(1000, 0.4))
+    _write_json(folder, "aaa_config.json", {"architectures": ["GPTNeoX"]})  # sorts first
+    with caplog.at_level("WARNING", logger="bayes_scaling.data.lm_eval"):
+        frame = load(folder, params={"pythia-70m": 7e7}, tokens_per_step=1e6).frame
+    assert set(frame["file"]) == {"results.json"}
+    assert "aaa_config.json: skipped" in caplog.text
+
+
+def test_harness_item_counts_fill_what_the_files_leave_out(tmp_path: Path) -> None:
+    data = _old_layout(1000, 0.4)
+    data["results"]["piqa"] = {"acc": 0.6}  # no stderr, no n-samples
+    folder = tmp_path / "evals"
+    _write_json(folder, "r.json", data)
+    frame = load_lm_eval(folder, params={"pythia-70m": 7e7}, tokens_per_step=1e6).frame
+    piqa = frame[frame["task"] == "piqa"]
+    assert set(piqa["n_items"]) == {1838} and set(piqa["chance"]) == {0.5}
+
+
+def test_tidy_table_gets_known_chance_levels(tmp_path: Path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "run,params,tokens,task,metric,value,chance\n"
+        "a,1e8,1e9,arc_challenge,accuracy,0.3,\n"
+        "a,1e8,1e9,my_task,accuracy,0.4,0.1\n"
+        "a,1e8,1e9,c4,loss,3.1,\n"
+    )
+    frame = load_tidy(path).frame.set_index("task")
+    assert frame.loc["arc_challenge", "chance"] == 0.25  # the harness table
+    assert frame.loc["my_task", "chance"] == 0.1  # given values are kept
+    assert np.isnan(frame.loc["c4", "chance"])  # not an accuracy
+
+
+def test_data_toml_options_and_unknown_keys(tmp_path: Path) -> None:
+    folder = tmp_path / "evals"
+    _write_json(folder, "step1000.json", _old_layout(1000, 0.40))
+    (folder / "data.toml").write_text('tokens_per_step = 1e6\n[params]\n"pythia-70m" = 7e7\n')
+    frame = load(folder).frame
+    assert set(frame["tokens"]) == {1e9} and set(frame["params"]) == {7e7}
+    assert set(load(folder, tokens_per_step=2e6).frame["tokens"]) == {2e9}  # kwargs win
+
+    (folder / "data.toml").write_text("tokens_per_stp = 1e6\n")
+    with pytest.raises(DataError) as info:
+        load(folder)
+    message = str(info.value)
+    assert "data.toml" in message and "'tokens_per_stp'" in message
+    assert "did you mean 'tokens_per_step'" in message
+    (folder / "data.toml").unlink()
+    with pytest.raises(DataError, match="unknown loader option 'shots'"):
+        load(folder, shots=0)

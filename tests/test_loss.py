@@ -122,6 +122,17 @@ def test_load_detects_a_modified_file(tiny_loss_fit, tmp_path):
         Fit.load(path)
 
 
+def test_load_detects_edited_draws(tiny_loss_fit, tmp_path):
+    import h5py
+
+    path = tiny_loss_fit.save(tmp_path / "fit.nc")
+    with h5py.File(path, "r+") as f:
+        values = f["posterior/E"][...]
+        f["posterior/E"][...] = values * 1.01  # a plausible-looking edit
+    with pytest.raises(FitFileError, match="posterior draws do not match"):
+        Fit.load(path)
+
+
 def test_load_rejects_other_files(tmp_path):
     (tmp_path / "x.nc").write_text("not netcdf")
     with pytest.raises(FitFileError, match="not a readable netCDF"):

@@ -22,6 +22,7 @@ from bayes_scaling.data.hitchhiker import FILE_NAME as HITCHHIKER_FILE
 from bayes_scaling.data.hitchhiker import load_hitchhiker_olmo
 from bayes_scaling.data.lm_eval import load_lm_eval
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
+from bayes_scaling.data.options import check_options, options_file, read_options
 from bayes_scaling.data.pythia import FILE_NAME as PYTHIA_FILE
 from bayes_scaling.data.pythia import load_pythia
 from bayes_scaling.data.schema import REQUIRED, DataError, Observations
@@ -41,6 +42,11 @@ FORMATS: tuple[str, ...] = (
     "tidy CSV/TSV/Parquet (run, params, tokens, task, metric, value)",
 )
 _TIDY_MIN_COLUMNS = 3
+#: Files of the public data sets that are not what a loader reads, and what to load instead.
+_INSTEAD = {
+    "overtraining_long.csv": "this is the data set's own long table; load the testbed folder "
+    "(overtraining/ or overtraining/raw/exp_data) with the Gadre loader instead",
+}
 _PYTHIA_COLUMNS = {"model", "params_nonembedding", "num_fewshot", "benchmark", "task", "metric"}
 
 
@@ -91,7 +97,7 @@ def _dir_kind(path: Path) -> Loader | None:
     if csvs and _csv_kind(csvs[0]) is load_olmo_ladder:
         return load_olmo_ladder
     jsons = sorted(path.rglob("*.json"))
-    if jsons and _is_lm_eval_json(jsons[0]):
+    if any(_is_lm_eval_json(j) for j in jsons[:20]):  # stray non-harness JSON files are skipped
         return load_lm_eval
     return None
 
@@ -107,6 +113,8 @@ def detect(path: str | Path) -> Loader:
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
+    if path.name in _INSTEAD:
+        raise DataError(f"{path}: {_INSTEAD[path.name]}")
     if path.is_dir():
         loader = _dir_kind(path)
         what = "data folder"
@@ -133,8 +141,9 @@ def load(path: str | Path, **kwargs: object) -> Observations:
         A file or folder in one of the formats of :data:`FORMATS`; a file that is none of the
         named formats is read as a tidy table.
     **kwargs
-        Passed to the loader (e.g. ``num_fewshot=5`` for Pythia, ``manifest=...`` for
-        lm-eval folders, ``domains=...`` for all).
+        Passed to the loader (e.g. ``num_fewshot=5`` for Pythia, ``tokens_per_step=...`` for
+        lm-eval folders, ``domains=...`` for all). They win over the options of a
+        ``data.toml`` inside a data folder (:mod:`bayes_scaling.data.options`).
 
     Returns
     -------
@@ -143,6 +152,13 @@ def load(path: str | Path, **kwargs: object) -> Observations:
     Raises
     ------
     DataError
-        For an unrecognised path (naming the formats tried) or invalid content.
+        For an unrecognised path (naming the formats tried), an option the loader does not
+        take (naming the option and where it was set), or invalid content.
     """
-    return detect(path)(path, **kwargs)
+    loader = detect(path)
+    options: dict[str, object] = {}
+    if (found := options_file(path)) is not None:
+        options = read_options(found)
+        check_options(loader, options, where=str(found))
+    check_options(loader, kwargs, where=f"options for {path}")
+    return loader(path, **(options | kwargs))

@@ -7,15 +7,18 @@ Both harness layouts are read:
 - new (≥ 0.4): ``results: {task: {"acc,none": …, "acc_stderr,none": …}}``, ``n-samples``,
   ``n-shot``, ``configs`` and ``config.model_args`` (a string or a mapping).
 
-Run, N and D per file come from the file (run = last part of ``pretrained``, step from
-``revision=stepN``, D = step × ``tokens_per_step``, N from ``params``) or from a manifest CSV
-with columns ``file,run,params,tokens[,step]`` (``file`` relative to the folder, or a bare
-file name).
+Run, N and D per file come from a manifest CSV with columns ``file,run,params,tokens[,step]``
+(``file`` relative to the folder, or a bare file name; ``manifest.csv`` inside the folder is
+used when no other is given), else from the file: run = last part of ``pretrained``, step from
+``revision=stepN``, D = step × ``tokens_per_step``, N from ``params`` (a run → N mapping) or
+lm-eval 0.4's ``config.model_num_parameters``. JSON files that are not harness results (a
+model's ``config.json``, say) are skipped with a logged note.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,68 +26,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.data.harness import canonical_task, chance_of, estimate_n_items, n_items_of
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.data.tidy import DomainSpec, finalize, read_table
 
 ACCURACY_VARIANTS: tuple[str, ...] = ("acc", "acc_norm")
+MANIFEST_NAME = "manifest.csv"
 _PERPLEXITY_KEYS = ("ppl", "perplexity")
 _FALLBACK_ACCURACY = ("acc", "acc_norm", "exact_match")
 _MANIFEST_COLUMNS = ("file", "run", "params", "tokens")
 _STEP_RE = re.compile(r"step[_-]?(\d+)")
-_MMLU_OLD_PREFIX = "hendrycksTest-"
+log = logging.getLogger(__name__)
 
-#: Chance accuracy of common harness tasks (answer options); MMLU subjects are 4-way.
-HARNESS_CHANCE: dict[str, float] = {
-    "arc_easy": 0.25,
-    "arc_challenge": 0.25,
-    "logiqa": 0.25,
-    "sciq": 0.25,
-    "hellaswag": 0.25,
-    "openbookqa": 0.25,
-    "mmlu": 0.25,
-    "piqa": 0.5,
-    "winogrande": 0.5,
-    "wsc": 0.5,
-    "wsc273": 0.5,
-    "boolq": 0.5,
-    "copa": 0.5,
-    "rte": 0.5,
-    "lambada_openai": 0.0,
-    "lambada_standard": 0.0,
-}
+
+def _option(key: str, example: str) -> str:
+    """How to set loader option ``key``, for Python and for the shell."""
+    return (
+        f"set {key} (Python: load(..., {key}={example}); shell: --data-option "
+        f"'{key}={example}' or a data.toml beside the data)"
+    )
+
 
 _MANIFEST_HELP = (
-    "supply a manifest CSV (manifest=...) with columns file,run,params,tokens[,step], "
-    "one row per result file"
+    f"or put a {MANIFEST_NAME} in the folder (columns file,run,params,tokens[,step], one row "
+    "per result file)"
 )
-
-
-def canonical_task(name: str) -> str:
-    """Harness task name → task id: ``hendrycksTest-anatomy`` → ``mmlu_anatomy``."""
-    if name.startswith(_MMLU_OLD_PREFIX):
-        return "mmlu_" + name.removeprefix(_MMLU_OLD_PREFIX)
-    return name
-
-
-def chance_of(task: str) -> float:
-    """Chance accuracy of a (canonical) harness task; NaN when unknown."""
-    if task.startswith("mmlu"):
-        return 0.25
-    return HARNESS_CHANCE.get(task, np.nan)
-
-
-def estimate_n_items(value: np.ndarray | float, stderr: np.ndarray | float) -> np.ndarray:
-    """Number of items implied by the harness standard error of an accuracy.
-
-    The harness reports the sample standard error ``se = sqrt(p (1 - p) / (n - 1))``, so
-    ``n = p (1 - p) / se² + 1``. NaN where it cannot be inverted (p ∈ {0, 1} or se = 0).
-    """
-    p = np.asarray(value, dtype="float64")
-    se = np.asarray(stderr, dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n = p * (1.0 - p) / se**2 + 1.0
-    ok = (p > 0) & (p < 1) & (se > 0) & np.isfinite(n)
-    return np.where(ok, n, np.nan)
 
 
 def _parse_model_args(model_args: object) -> dict[str, str]:
@@ -116,7 +82,8 @@ def _metric_values(entry: Mapping) -> dict[str, float]:
 
 def _file_rows(
     path: Path, accuracy: str, overrides: Mapping[str, str]
-) -> tuple[list[dict], dict[str, object]]:
+) -> tuple[list[dict], dict[str, object]] | None:
+    """The rows and run metadata of one result file; None for a JSON that is not one."""
     source = str(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -124,14 +91,16 @@ def _file_rows(
         raise DataError(f"{source}: cannot read JSON: {exc}") from exc
     results = data.get("results") if isinstance(data, dict) else None
     if not isinstance(results, dict):
-        raise DataError(f"{source}: not an lm-evaluation-harness results file (no 'results')")
+        return None
     config = data.get("config") or {}
     args = _parse_model_args(config.get("model_args"))
     step_match = _STEP_RE.search(args.get("revision", ""))
     pretrained = args.get("pretrained", "").rstrip("/")
+    n_params = config.get("model_num_parameters")  # lm-eval ≥ 0.4 writes it
     meta: dict[str, object] = {
         "run": pretrained.rsplit("/", 1)[-1] or None,
         "step": int(step_match.group(1)) if step_match else None,
+        "params": float(n_params) if isinstance(n_params, int | float) and n_params > 0 else None,
     }
     groups = set(data.get("groups") or {})
     groups |= {k for k, v in (data.get("group_subtasks") or {}).items() if v}
@@ -156,6 +125,8 @@ def _file_rows(
             stderr = values.get(f"{variant}_stderr", np.nan)
             if n_items is None:
                 estimate = estimate_n_items(values[variant], stderr)
+                if np.isnan(estimate):
+                    estimate = n_items_of(task)
                 common["n_items"] = None if np.isnan(estimate) else round(float(estimate))
             rows.append(
                 common
@@ -205,18 +176,10 @@ def _manifest_row(manifest: pd.DataFrame, name: str, source: Path, where: str) -
     return hits.iloc[0]
 
 
-def _params_for(run: str, params: float | Mapping[str, float] | None) -> float | None:
-    if params is None:
-        return None
-    if isinstance(params, Mapping):
-        return params.get(run)
-    return float(params)
-
-
 def load_lm_eval(
     directory: str | Path,
     manifest: str | Path | None = None,
-    params: float | Mapping[str, float] | None = None,
+    params: Mapping[str, float] | None = None,
     *,
     tokens_per_step: float | None = None,
     num_fewshot: int | None = None,
@@ -231,10 +194,12 @@ def load_lm_eval(
     directory
         Folder searched recursively for ``*.json`` result files.
     manifest
-        Optional CSV with columns ``file,run,params,tokens[,step]``; it takes precedence over
-        what the files say.
+        CSV with columns ``file,run,params,tokens[,step]``; it takes precedence over what the
+        files say. Default: ``manifest.csv`` in the folder, if there is one.
     params
-        N for every run (a number), or per run name (a mapping), when there is no manifest.
+        N per run name (a mapping), for runs whose files do not give
+        ``config.model_num_parameters``. A single number is refused: it would give every run
+        the same N.
     tokens_per_step
         Tokens per optimizer step, so D = step × tokens_per_step (step from ``revision=stepN``
         in ``config.model_args``) when there is no manifest.
@@ -252,29 +217,42 @@ def load_lm_eval(
     -------
     Observations
         Accuracy (and perplexity) rows with ``step``, ``stderr``, ``n_items`` (from
-        ``n-samples``, else estimated from the standard error), ``chance`` for known tasks and
-        extra columns ``num_fewshot``, ``variant`` and ``file``. Checkpoints with D = 0 (step 0,
-        the initialisation) are dropped.
+        ``n-samples``, else estimated from the standard error, else the harness split size of
+        :data:`bayes_scaling.data.harness.N_ITEMS`), ``chance`` for known tasks and extra
+        columns ``num_fewshot``, ``variant`` and ``file``. Checkpoints with D = 0 (step 0, the
+        initialisation) are dropped.
 
     Raises
     ------
     DataError
-        If a file is unreadable, or run, N or D cannot be determined for a file (the message
-        names the file, what is missing and how to supply it).
+        If a result file is unreadable, no file is a harness result, or run, N or D cannot be
+        determined for a file (the message names the file, what is missing and how to supply
+        it, from Python and from the shell).
     """
     if accuracy not in ACCURACY_VARIANTS:
         raise DataError(f"accuracy must be one of {list(ACCURACY_VARIANTS)}, got {accuracy!r}")
+    if params is not None and not isinstance(params, Mapping):
+        raise DataError(
+            f"params must map each run name to its N (e.g. {{'my-run': 1.2e8}}), got {params!r}: "
+            "one number for every run would silently give all sizes the same N"
+        )
     folder = Path(directory).expanduser()
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder of lm-evaluation-harness result files")
     files = sorted(folder.rglob("*.json"))
     if not files:
         raise DataError(f"{folder}: no *.json result files found")
+    if manifest is None and (folder / MANIFEST_NAME).is_file():
+        manifest = folder / MANIFEST_NAME
     table = _read_manifest(manifest) if manifest is not None else None
     frames = []
     for path in files:
         name = path.relative_to(folder).as_posix()
-        rows, meta = _file_rows(path, accuracy, overrides or {})
+        parsed = _file_rows(path, accuracy, overrides or {})
+        if parsed is None:
+            log.warning("%s: skipped (a JSON file that is not a harness result)", path)
+            continue
+        rows, meta = parsed
         if table is not None:
             entry = _manifest_row(table, name, path, str(manifest))
             run, n, d = entry["run"], entry["params"], entry["tokens"]
@@ -286,25 +264,30 @@ def load_lm_eval(
                     f"{path}: no run name (config.model_args has no 'pretrained=...'); "
                     f"{_MANIFEST_HELP}"
                 )
-            if step is None or tokens_per_step is None:
-                what = (
-                    "no step (config.model_args has no 'revision=stepN')"
-                    if step is None
-                    else "no token count (pass tokens_per_step=... so D = step × it)"
+            if step is None:
+                raise DataError(
+                    f"{path}: no step (config.model_args has no 'revision=stepN'); {_MANIFEST_HELP}"
                 )
-                raise DataError(f"{path}: {what}; or {_MANIFEST_HELP}")
+            if tokens_per_step is None:
+                raise DataError(
+                    f"{path}: no token count; {_option('tokens_per_step', '2097152')} so "
+                    f"D = step × it, {_MANIFEST_HELP}"
+                )
             d = float(step) * float(tokens_per_step)
-            n = _params_for(str(run), params)
+            n = (params or {}).get(str(run), meta["params"])
             if n is None:
                 raise DataError(
-                    f"{path}: no parameter count N for run {run!r}; pass params=... "
-                    f"(a number or a {{run: N}} mapping) or {_MANIFEST_HELP}"
+                    f"{path}: no parameter count N for run {run!r} (the file has no "
+                    f"config.model_num_parameters); {_option('params', f'{{"{run}"=1.2e8}}')}, "
+                    f"{_MANIFEST_HELP}"
                 )
         frame = pd.DataFrame(rows)
         frame["run"], frame["params"], frame["tokens"] = str(run), n, d
         frame["step"] = step
         frame["file"] = name
         frames.append(frame)
+    if not frames:
+        raise DataError(f"{folder}: none of its {len(files)} JSON files is a harness result")
     frame = pd.concat(frames, ignore_index=True)
     shots = frame["num_fewshot"].dropna().unique()
     if num_fewshot is not None:
@@ -314,7 +297,7 @@ def load_lm_eval(
     elif len(shots) > 1:
         raise DataError(
             f"{folder}: the files mix num_fewshot values {sorted(shots.tolist())}; "
-            "pass num_fewshot=... to pick one"
+            f"{_option('num_fewshot', '0')} to pick one"
         )
     tokens = pd.to_numeric(frame["tokens"], errors="coerce")
     frame = frame[~(tokens == 0)].reset_index(drop=True)

@@ -23,12 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayes_scaling.data.lm_eval import (
-    ACCURACY_VARIANTS,
-    canonical_task,
-    chance_of,
-    estimate_n_items,
-)
+from bayes_scaling.data.harness import canonical_task, chance_of, estimate_n_items
+from bayes_scaling.data.lm_eval import ACCURACY_VARIANTS
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.data.tidy import DomainSpec, finalize
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bayes_scaling.errors import DataError
+from bayes_scaling.hashing import frame_hash
+
 REQUIRED: tuple[str, ...] = ("run", "params", "tokens", "task", "metric", "value")
 OPTIONAL: tuple[str, ...] = (
     "dataset",
@@ -31,10 +34,6 @@ METRICS: tuple[str, ...] = ("loss", "bpb", "accuracy", "error", "perplexity")
 _STRING_COLUMNS = ("run", "task", "metric", "dataset", "family", "domain")
 _FLOAT_COLUMNS = ("params", "tokens", "value", "chance", "stderr")
 _KEY = ("run", "tokens", "task", "metric")
-
-
-class DataError(ValueError):
-    """Invalid observations; the message names file, row and column."""
 
 
 def _where(source: str, label: object = None, column: str | None = None) -> str:
@@ -256,6 +255,4 @@ class Observations:
 
     def fingerprint(self) -> str:
         """A hash of the table's content (order-independent), for fit ids."""
-        from bayes_scaling.hashing import frame_hash
-
         return frame_hash(self.frame)

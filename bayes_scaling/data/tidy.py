@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_scaling.data.domains import assign_domains, load_domain_map
+from bayes_scaling.data.harness import chance_of
 from bayes_scaling.data.schema import DataError, Observations
 
 DomainSpec = Mapping[str, str] | str | Path | None
@@ -147,7 +148,20 @@ def load_tidy(path: str | Path, *, domains: DomainSpec = None) -> Observations:
     frame = _as_integers(read_table(path))
     if len(frame) and "task" in frame.columns:
         frame = assign_domains(frame, domain_map(domains))
+        frame = _known_chance(frame)
     return Observations.from_frame(frame, source=str(Path(path).expanduser()))
+
+
+def _known_chance(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fill blank ``chance`` cells of accuracy rows whose task the harness table knows."""
+    if "metric" not in frame.columns:
+        return frame
+    given = frame["chance"] if "chance" in frame.columns else pd.Series(np.nan, frame.index)
+    known = frame["task"].astype(str).map(chance_of)
+    fill = given.isna() & (frame["metric"] == "accuracy") & known.notna()
+    if fill.any():
+        frame = frame.assign(chance=given.astype(object).where(~fill, known))
+    return frame
 
 
 def read_source_csv(path: Path, columns: Sequence[str], *, what: str) -> pd.DataFrame:

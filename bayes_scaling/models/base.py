@@ -11,23 +11,30 @@ data it came from, so a saved fit can always be rebuilt and predicted from.
 
 from __future__ import annotations
 
+import difflib
+import html
+import importlib
 import json
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
 
 from bayes_scaling import discrepancy, fitfile, inference, laws
+from bayes_scaling.chains import fit_chains
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.hashing import digest
+from bayes_scaling.hashing import arrays_digest, digest
 from bayes_scaling.hierarchy import stacked
+from bayes_scaling.report import interval_label, summarize
 from bayes_scaling.spec import ModelSpec, SpecError, check_sampler, load_spec
 
 
@@ -40,12 +47,15 @@ class ScalingModel(ABC):
     grid_columns: ClassVar[tuple[str, ...]]
     #: Link scale of the response, on which the extrapolation error is added.
     response_link: str = "logit"
+    #: The keys the family reads in each spec section (any other key is an error).
+    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, spec: ModelSpec, data: Observations) -> None:
         if spec.family != self.family:
             raise SpecError(f"{spec.source}: family {spec.family!r} is not {self.family!r}")
         if spec.form not in self.forms:
             raise SpecError(f"{spec.source}: key 'form' must be one of {self.forms}")
+        spec.check_sections(self.spec_keys, family=self.family)
         self.spec = spec
         self.data = data
         self._prepare()
@@ -86,6 +96,14 @@ class ScalingModel(ABC):
         self, train: Observations, points: pd.DataFrame
     ) -> dict[str, np.ndarray]:
         """Point-fit baselines fitted on ``train``, predicted at ``points`` (default: none)."""
+        return {}
+
+    def known_groups(self) -> dict[str, tuple[str, ...]]:
+        """The fitted labels of each group column a grid may name (``{"dataset": (...)}``).
+
+        A grid value outside them is predicted from its population and flagged
+        (:func:`flag_new_groups`).
+        """
         return {}
 
     def check_grid(
@@ -131,7 +149,7 @@ class ScalingModel(ABC):
         """Sample the posterior; sampler settings default to the spec's ``[sampler]``.
 
         With a Dask ``client``, each chain runs as its own task on the cluster and the chains
-        are merged into one DataTree (see :func:`bayes_scaling.cluster.fit_chains`).
+        are merged into one DataTree (see :func:`bayes_scaling.chains.fit_chains`).
         """
         given = dict(name=sampler, draws=draws, tune=tune, chains=chains)
         given["target_accept"] = target_accept
@@ -147,9 +165,7 @@ class ScalingModel(ABC):
             mass_matrix=s["mass_matrix"],
         )
         if client is not None:
-            from bayes_scaling.cluster import fit_chains
-
-            tree = fit_chains(self.spec, self.data, client=client, seed=seed, **settings)
+            tree = fit_chains(self, client=client, seed=seed, **settings)
         else:
             tree = inference.sample(
                 self.build(), seed=seed, cores=cores, progressbar=progressbar, **settings
@@ -171,11 +187,34 @@ def positive_column(grid: pd.DataFrame, col: str, *, source: str = "<grid>") -> 
     return values.to_numpy(dtype="float64")
 
 
-def model_for(spec: ModelSpec | str | Path, data: Observations) -> ScalingModel:
-    """The family model class the spec names, bound to ``data``."""
-    from bayes_scaling.models import model_class
+#: The class of each model family, by the name a spec's ``family`` key uses. The modules are
+#: imported by name on first use: the families build on this module, not the other way round.
+FAMILIES: dict[str, str] = {
+    "loss": "bayes_scaling.models.loss:LossModel",
+    "downstream": "bayes_scaling.models.downstream:DownstreamModel",
+    "dynamics": "bayes_scaling.models.dynamics:DynamicsModel",
+}
 
+
+def model_class(family: str) -> type[ScalingModel]:
+    """The class implementing ``family``."""
+    if family not in FAMILIES:
+        raise SpecError(f"unknown model family {family!r}; known: {sorted(FAMILIES)}")
+    module, name = FAMILIES[family].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def model_for(spec: ModelSpec | str | Path, data: Observations | pd.DataFrame) -> ScalingModel:
+    """The family model class the spec names, bound to ``data`` (observations, or a tidy
+    DataFrame, validated as :meth:`Observations.from_frame` does)."""
     spec = load_spec(spec)
+    if isinstance(data, pd.DataFrame):
+        data = Observations.from_frame(data, source="<DataFrame>")
+    elif not isinstance(data, Observations):
+        raise DataError(
+            f"data must be Observations (bayes_scaling.data.load) or a tidy DataFrame, got "
+            f"{type(data).__name__}"
+        )
     return model_class(spec.family)(spec, data)
 
 
@@ -219,6 +258,16 @@ class Prediction:
             attrs={"response_link": link, **(attrs or {})},
         )
         return cls(ds)
+
+    def __repr__(self) -> str:
+        n, points = self.draws.sizes["sample"], self.draws.sizes["point"]
+        return f"<Prediction: {points} points × {n} draws; .table() for intervals>"
+
+    def _repr_html_(self) -> str:
+        table = self.table()
+        head = table.head(20).to_html(index=False, border=0, float_format=lambda x: f"{x:.4g}")
+        more = f"<p>… {len(table) - 20} more rows</p>" if len(table) > 20 else ""
+        return f"<b>Prediction</b> ({interval_label(ci=CI_PROB)}){head}{more}"
 
     @property
     def grid(self) -> pd.DataFrame:
@@ -268,6 +317,24 @@ class Fit:
     seed: int
     _model: ScalingModel | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        d = self.diagnostics()
+        state = "converged" if d.ok else "NOT converged"
+        return (
+            f"<Fit {self.spec.name} ({self.spec.family}): {len(self.data)} rows of "
+            f"{self.data.source}, {d.chains} chains × {d.draws} draws, {state}>"
+        )
+
+    def _repr_html_(self) -> str:
+        d = self.diagnostics()
+        css = "color:#176317" if d.ok else "color:#a11"
+        table = self.summary().round(4).to_html(border=0)
+        return (
+            f"<b>Fit</b> <code>{html.escape(self.spec.name)}</code> ({self.spec.family}) on "
+            f"{len(self.data)} rows of <code>{html.escape(str(self.data.source))}</code>"
+            f'<p style="{css}">{html.escape(d.verdict)}</p>{table}'
+        )
+
     @property
     def model(self) -> ScalingModel:
         if self._model is None:
@@ -290,18 +357,47 @@ class Fit:
     def summary(self, *, ci: float = CI_PROB, var_names: list[str] | None = None) -> pd.DataFrame:
         """Parameter table: rows ``name[label]``, columns ``mean, sd, median, lower, upper,
         ess_bulk, ess_tail, r_hat`` (equal-tailed interval at ``ci``, in ``attrs``)."""
-        from bayes_scaling.report import summarize
-
         return summarize(self.posterior, var_names or self.model.law_params(), ci=ci)
 
+    def with_log_likelihood(self) -> xr.DataTree:
+        """The fit's tree with a pointwise ``log_likelihood`` group (computed once, then kept
+        and saved with the fit), for ``arviz.loo`` / ``arviz.compare``."""
+        if "log_likelihood" not in self.tree.children:
+            ll = pm.compute_log_likelihood(
+                self.tree, model=self.model.build(), extend_inferencedata=False, progressbar=False
+            )
+            tree = self.tree.copy()
+            tree["log_likelihood"] = xr.DataTree(ll)
+            self.tree = tree
+        return self.tree
+
+    def loo(self) -> Any:
+        """PSIS-LOO of the fit (``arviz.loo``): expected log predictive density per row."""
+        return az.loo(self.with_log_likelihood())
+
     # --- prediction -----------------------------------------------------------------------
-    def predict(self, grid: pd.DataFrame, *, seed: int | None = None, **options: Any) -> Prediction:
+    def predict(
+        self,
+        grid: pd.DataFrame,
+        *,
+        seed: int | None = None,
+        allow_similar: bool = False,
+        **options: Any,
+    ) -> Prediction:
         """Posterior predictive draws at ``grid`` (columns as the family requires).
 
-        ``options`` go to the family's ``check_grid`` (e.g. ``tasks=``, ``loss_fit=``).
+        ``options`` go to the family's ``check_grid`` (e.g. ``tasks=``, ``loss_fit=``,
+        ``source=`` naming the grid's file in errors). A group the fit never saw (a dataset,
+        task or domain) is predicted from its population, flagged in a ``new_<column>``
+        column and warned about; one that differs from a fitted label only in case,
+        separators or a typo is an error unless ``allow_similar``.
         """
         m = self.model
+        source = options.get("source", "<grid>")
         grid = m.check_grid(grid, **options)
+        flags = flag_new_groups(grid, m.known_groups(), source=source, allow_similar=allow_similar)
+        for col in flags.columns:  # in place: the grid's attrs carry chained draws
+            grid[col] = flags[col].to_numpy()
         rng = np.random.default_rng(self.seed + 1 if seed is None else seed)
         law, new = m.predict_draws(stacked(self.posterior), grid, rng)
         grid = pd.concat([grid, m.extrapolation(grid)], axis=1)
@@ -335,6 +431,7 @@ class Fit:
             "bayes_scaling_spec_source": self.spec.source,
             "bayes_scaling_seed": int(self.seed),
             "bayes_scaling_hash": self.hash,
+            "bayes_scaling_draws_digest": draws_digest(self.tree),
             "bayes_scaling_data_source": self.data.source,
             "bayes_scaling_versions": fitfile.versions(),
             "bayes_scaling_created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -364,12 +461,83 @@ class Fit:
                 f"{source}: hash mismatch — the spec, data or seed stored in the file do not "
                 "match the hash it was written with (file modified or damaged)"
             )
+        if (
+            "bayes_scaling_draws_digest" in a
+            and draws_digest(tree) != a["bayes_scaling_draws_digest"]
+        ):
+            raise fitfile.FitFileError(
+                f"{source}: the posterior draws do not match the checksum they were written "
+                "with (file modified or damaged)"
+            )
         keep = {"posterior", "sample_stats", "observed_data", "constant_data", "log_likelihood"}
         tree = tree.copy()
         for name in list(tree.children):
             if name not in keep:
                 del tree[name]
         return cls(spec, data, tree, seed)
+
+
+class NewGroupWarning(UserWarning):
+    """A prediction at a group (dataset, task, domain) the fit never saw."""
+
+
+def _normal_form(label: str) -> str:
+    return "".join(ch for ch in label.lower() if ch.isalnum())
+
+
+def flag_new_groups(
+    grid: pd.DataFrame,
+    known: dict[str, tuple[str, ...]],
+    *,
+    source: str = "<grid>",
+    allow_similar: bool = False,
+) -> pd.DataFrame:
+    """``new_<column>`` flags for grid values outside the fitted labels, warned about.
+
+    Raises
+    ------
+    DataError
+        For a value that is a near miss of a fitted label (same letters and digits ignoring
+        case and separators, or a close spelling), unless ``allow_similar``: a misspelt
+        ``RedPajama`` would otherwise silently get the population prediction.
+    """
+    flags = {}
+    for col, labels in known.items():
+        if col not in grid.columns or not labels:
+            continue
+        values = grid[col].astype(str)
+        new = ~values.isin(labels)
+        flags[f"new_{col}"] = new.to_numpy()
+        unseen = sorted(set(values[new]))
+        if not unseen:
+            continue
+        forms = {_normal_form(k): k for k in labels}
+        for value in unseen:
+            close = forms.get(_normal_form(value))
+            if close is None:
+                near = difflib.get_close_matches(value, labels, n=1, cutoff=0.9)
+                close = near[0] if near else None
+            if close is not None and not allow_similar:
+                row = int(np.flatnonzero((values == value).to_numpy())[0])
+                raise DataError(
+                    f"{source}: row {row + 2}, column {col!r}: {value!r} is not in the fit; did "
+                    f"you mean {close!r}? (to predict a new {col} of that name from its "
+                    "population, pass allow_similar=True / --allow-similar)"
+                )
+        warnings.warn(
+            f"{source}: {col} {unseen[:5]}{' …' if len(unseen) > 5 else ''} not in the fit "
+            f"(fitted: {list(labels)[:6]}{' …' if len(labels) > 6 else ''}); predicted "
+            f"from the population of {col}s (column new_{col})",
+            NewGroupWarning,
+            stacklevel=3,
+        )
+    return pd.DataFrame(flags, index=grid.index)
+
+
+def draws_digest(tree: xr.DataTree) -> str:
+    """Checksum of the posterior draws, so an edited posterior is refused on load."""
+    post = tree["posterior"].to_dataset()
+    return arrays_digest({k: v.to_numpy() for k, v in post.data_vars.items()})
 
 
 def fit_hash(spec: ModelSpec, data: Observations, seed: int) -> str:

@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayes_scaling import hierarchy, laws
+from bayes_scaling.baselines import downstream_baselines
 from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46
 from bayes_scaling.data.schema import DataError, Observations
@@ -78,6 +79,7 @@ PER_TASK_COLUMNS: tuple[str, ...] = (
     "chance",
     "n_items",
     "new_task",
+    "new_domain",
     "truth",
     "loss",
     "extrapolation",
@@ -119,6 +121,13 @@ class DownstreamModel(ScalingModel):
     family = "downstream"
     forms = ("exponential", "sigmoid")
     grid_columns = ("loss",)
+    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {
+        "response": ("metric", "report", "task", "tasks"),
+        "input": ("metric", "noise", "per_task", "shift_by", "shift_sd", "task"),
+        "groups": ("levels",),
+        "data": ("checkpoints", "max_checkpoints", "skip_fraction"),
+        "likelihood": ("kind", "nu"),
+    }
 
     # --- data -----------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -355,6 +364,9 @@ class DownstreamModel(ScalingModel):
         return [*glob, *dom, *REPORTED[self.spec.form], *noise, *shift]
 
     # --- prediction grids -----------------------------------------------------------------
+    def known_groups(self) -> dict[str, tuple[str, ...]]:
+        return {"task": self.tasks, "domain": self.domains}
+
     def check_grid(
         self,
         grid: pd.DataFrame,
@@ -616,8 +628,6 @@ class DownstreamModel(ScalingModel):
         self, train: Observations, points: pd.DataFrame
     ) -> dict[str, np.ndarray]:
         """Point-fit baselines for ``points`` (see :mod:`bayes_scaling.baselines`)."""
-        from bayes_scaling.baselines import downstream_baselines
-
         return downstream_baselines(self, train, points)
 
 

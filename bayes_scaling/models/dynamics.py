@@ -4,19 +4,19 @@ The law (:func:`bayes_scaling.laws.accuracy_trajectory`) is a sigmoid in log tok
 task's chance level towards a ceiling, with the onset and the ceiling shifting with model size
 ``N``::
 
-    Acc = c + (1 − c)·σ(ℓ_t + δ_d·x_N + b[run, d] + e[run, t])·σ(k_t·(x_D − m_t + γ_d·x_N))
+    Acc = c + (1 − c)·σ(ℓ_t + δ_t·x_N + b[run, d] + e[run, t])·σ(k_t·(x_D − m_t + γ_t·x_N))
 
 with ``x_D = ln(D/D0)``, ``x_N = ln(N/N0)`` (geometric means of the fitted data). Task
 parameters ``m`` (onset), ``k`` (rate) and ``ℓ`` (ceiling) are partially pooled over the
-hierarchy ``domain → task`` with :func:`bayes_scaling.hierarchy.build`; the size effects
-``γ`` (``onset_size``) and ``δ`` (``ceiling_size``) vary by domain only, so an unseen size is
-predicted from ``N``. Checkpoints of one run share logit offsets on the ceiling (the level a
-run settles at; ``[groups.run] effect = "timing"`` moves them onto the sigmoid's argument
-instead): ``b[run, ·]`` is multivariate
-normal across domains with an LKJ prior on its correlation (``run_domain_corr`` in the
-posterior), ``e[run, task]`` is independent (and zero for a task alone in its domain, where it
-would duplicate ``b``); ``[groups.run] centered`` (``true`` or a list of ``"domain"``,
-``"task"``) centres them. The likelihood is beta-binomial on correct counts
+hierarchy ``domain → task`` with :func:`bayes_scaling.hierarchy.build`, and so are the size
+effects ``γ`` (``onset_size``) and ``δ`` (``ceiling_size``) in the shipped spec (``pooling =
+["domain"]`` shares them across a domain's tasks); an unseen size is predicted from ``N``.
+Checkpoints of one run share logit offsets on the ceiling (the level a run settles at;
+``[groups.run] effect = "timing"`` moves them onto the sigmoid's argument instead):
+``b[run, ·]`` is multivariate normal across domains with an LKJ prior on its correlation
+(``run_domain_corr`` in the posterior), ``e[run, task]`` is independent (and zero for a task
+alone in its domain, where it would duplicate ``b``); ``[groups.run] centered`` (``true`` or a
+list of ``"domain"``, ``"task"``) centres them. The likelihood is beta-binomial on correct counts
 when ``n_items`` is known, else Beta on the accuracy, with a concentration ``phi`` per task
 pooled over tasks (``[params.phi]``): tasks differ in how far checkpoint-to-checkpoint noise
 exceeds item sampling (BoolQ's majority-class swings against HellaSwag's smooth rise).
@@ -30,7 +30,7 @@ held-out task with its first few checkpoints, include those rows in the fitted d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,19 @@ class DynamicsModel(ScalingModel):
     family = "dynamics"
     forms = ("sigmoid",)
     grid_columns = ("tokens",)
+    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {
+        "response": ("metric",),
+        "groups": ("levels", "run"),
+        "data": (
+            "chance",
+            "drop_first_fraction",
+            "exclude_tasks",
+            "max_checkpoints",
+            "min_tokens",
+            "tasks",
+        ),
+        "likelihood": ("kind",),
+    }
 
     # --- data -----------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -77,10 +90,10 @@ class DynamicsModel(ScalingModel):
         if self.phi.pooling not in ("shared", ("task",)):
             raise SpecError(f"{spec.source}: [params.phi] pooling must be 'shared' or ['task']")
         for name in SIZE_PARAMS:
-            if self.params[name].pooling not in ("shared", ("domain",)):
+            if self.params[name].pooling not in ("shared", ("domain",), "partial"):
                 raise SpecError(
-                    f"{spec.source}: [params.{name}] pooling must be 'shared' or ['domain'] "
-                    "(size effects are shared across the tasks of a domain)"
+                    f"{spec.source}: [params.{name}] pooling must be 'shared', ['domain'] or "
+                    "'partial' (domain → task)"
                 )
         given = spec.section("groups").get("run", {})
         unknown = sorted(set(given) - set(_DEFAULT_RUN))
@@ -285,7 +298,8 @@ class DynamicsModel(ScalingModel):
 
     def law_params(self) -> list[str]:
         names = [f"{n}_domain" for n in TASK_PARAMS]
-        return [*names, *SIZE_PARAMS, "run_domain_sd", "run_task_sd", "phi_mu"]
+        size = [f"{n}_domain" if self.params[n].pooling == "partial" else n for n in SIZE_PARAMS]
+        return [*names, *size, "run_domain_sd", "run_task_sd", "phi_mu"]
 
     # --- prediction -----------------------------------------------------------------------
     def check_grid(
@@ -455,8 +469,9 @@ class DynamicsModel(ScalingModel):
         ``params_decades``: decades of N beyond the largest fitted run; ``tokens_decades``:
         decades of D beyond the run's last fitted checkpoint (for a new run, beyond the last
         fitted checkpoint of any run); ``extrapolation`` their sum; ``distance`` the larger
-        (the unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` / ``new_task``
-        flag points whose run or task the fit never saw.
+        (the unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` flags points whose run the
+        fit never saw (a new size; ``new_task`` and ``new_domain`` come with every prediction,
+        :func:`bayes_scaling.models.base.flag_new_groups`).
         """
         params = grid["params"].to_numpy()
         tokens = grid["tokens"].to_numpy()
@@ -470,9 +485,11 @@ class DynamicsModel(ScalingModel):
                 "tokens_decades": t_dec,
                 "distance": np.maximum(p_dec, t_dec),
                 "new_run": ~grid["run"].isin(self.runs).to_numpy(),
-                "new_task": ~grid["task"].isin(self.tasks).to_numpy(),
             }
         )
+
+    def known_groups(self) -> dict[str, tuple[str, ...]]:
+        return {"task": self.tasks, "domain": self.domains}
 
     # --- baselines ------------------------------------------------------------------------
     def baseline_predictions(self, train: Observations, points: pd.DataFrame) -> dict[str, Any]:

@@ -12,6 +12,8 @@ The likelihood is Student-t (or normal) on log loss by default.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -40,6 +42,12 @@ class LossModel(ScalingModel):
     family = "loss"
     forms = ("overtraining", "chinchilla")
     grid_columns = ("params", "tokens")
+    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {
+        "response": ("metric", "task"),
+        "groups": ("by", "min_runs"),
+        "data": ("checkpoints", "datasets"),
+        "likelihood": ("kind", "nu", "scale", "sigma"),
+    }
 
     # --- data -----------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -223,6 +231,9 @@ class LossModel(ScalingModel):
                     p,
                 )
         return out
+
+    def known_groups(self) -> dict[str, tuple[str, ...]]:
+        return {self.group_col: self.labels} if self.labels != ("all",) else {}
 
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
         """``extrapolation`` (compute decades), ``params_decades``, ``tokens_decades`` beyond

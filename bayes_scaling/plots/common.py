@@ -50,14 +50,17 @@ def predicted_vs_true(
     err = np.vstack([data["median"] - data["lower"], data["upper"] - data["median"]])
     colors = np.where(data["covered"], "C0", "C3")
     ax.errorbar(data["truth"], data["median"], yerr=err, fmt="none", ecolor=colors, alpha=0.6, lw=1)
-    ax.scatter(
-        data["truth"],
-        data["median"],
-        c=colors,
-        s=14,
-        zorder=3,
-        label=f"posterior median, {interval_label(ci=ci)}",
-    )
+    inside = data["covered"].to_numpy(dtype=bool)
+    for mask, color, what in ((inside, "C0", "covers"), (~inside, "C3", "misses")):
+        if mask.any():
+            ax.scatter(
+                data["truth"][mask],
+                data["median"][mask],
+                c=color,
+                s=14,
+                zorder=3,
+                label=f"posterior median; {interval_label(ci=ci)} {what} the truth",
+            )
     for i, col in enumerate(c for c in data.columns if c.startswith("baseline_")):
         ax.scatter(
             data["truth"],

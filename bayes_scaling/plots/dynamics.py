@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
@@ -93,9 +94,14 @@ def plot_trajectories(
                 ax.plot(rr["tokens"], rr["median"], ls, color=color, lw=1.2, label=label)
                 ax.plot(rr["tokens"], rr["observed"], "o", color=color, ms=3)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap over 1-2 decades
         ax.set_title(dom)
         ax.set_xlabel("tokens seen")
         ax.set_ylabel("accuracy")
+        runs = list(dict.fromkeys(sub["run"]))
+        for j, run in enumerate(runs):  # line style = model size
+            n = float(sub.loc[sub["run"] == run, "params"].iloc[0])
+            ax.plot([], [], styles[j % len(styles)], color="0.3", label=f"{run} (N = {n:.3g})")
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(
         f"Trajectories of {', '.join(dict.fromkeys(table['run']))}: law median and "
