@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import xarray as xr
 
@@ -27,7 +27,15 @@ from bayes_scaling.spec import ModelSpec
 if TYPE_CHECKING:
     from distributed import Client
 
-    from bayes_scaling.models.base import ScalingModel
+
+class Buildable(Protocol):
+    """What a fit needs of a model family here (``ScalingModel`` is one)."""
+
+    spec: ModelSpec
+    data: Observations
+
+    def build(self) -> Any: ...
+
 
 _MODELS: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
 _MODELS_LOCK = threading.Lock()
@@ -88,7 +96,7 @@ def data_future(client: Client, data: Observations):
 
 
 def fit_chains(
-    model: ScalingModel,
+    model: Buildable,
     *,
     client: Client,
     seed: int,

@@ -227,27 +227,19 @@ def _load_data(args: argparse.Namespace):
 
 
 def _spec(args: argparse.Namespace):
+    from bayes_scaling.data.options import parse_pairs
     from bayes_scaling.spec import load_spec
 
     spec = load_spec(args.spec)
     if getattr(args, "task", None):
         spec = spec.updated({"response": {"task": args.task}})
-    for key, value in _pairs(getattr(args, "set", []), flag="--set").items():
+    for key, value in parse_pairs(getattr(args, "set", []), flag="--set").items():
         *tables, last = key.split(".")
         update: dict = {last: value}
         for table in reversed(tables):
             update = {table: update}
         spec = spec.updated(update)
     return spec
-
-
-def _pairs(items: Sequence[str], *, flag: str) -> dict:
-    from bayes_scaling.data.options import parse_pairs
-
-    try:
-        return parse_pairs(items)
-    except DataError as exc:
-        raise DataError(str(exc).replace("--data-option", flag)) from None
 
 
 def _sampler_kwargs(args: argparse.Namespace) -> dict:

@@ -21,7 +21,6 @@ Example::
 from __future__ import annotations
 
 import copy
-import difflib
 import numbers
 import tomllib
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bayes_scaling.discrepancy import ExtrapolationError
+from bayes_scaling.errors import did_you_mean
 from bayes_scaling.hashing import canonical_json, digest
 from bayes_scaling.priors import Prior, SpecError
 
@@ -233,8 +233,7 @@ def check_keys(table: dict[str, Any], known: Any, *, where: str) -> None:
     ``known``, with a "did you mean" when a known key is close."""
     for key in table:
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, known)
             raise SpecError(f"{where}: unknown key {key!r}{hint} (known: {sorted(known)})")
 
 

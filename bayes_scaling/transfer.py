@@ -78,7 +78,7 @@ def _domain_draws(fit: Fit, name: str, kind: str) -> np.ndarray:
 def _per_domain(fit: Fit, name: str, kind: str) -> np.ndarray:
     """Per-domain draws of a size effect: shared, per domain, or pooled domain → task."""
     model = _model(fit)
-    da = stacked(fit.posterior)[name]
+    da = stacked(fit.posterior[[name]])[name]
     if "task" in da.dims:
         return _domain_draws(fit, name, kind)
     if "domain" in da.dims:

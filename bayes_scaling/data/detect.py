@@ -20,7 +20,7 @@ from bayes_scaling.data.gemstones import LOSS_FILE as GEMSTONES_LOSS
 from bayes_scaling.data.gemstones import is_gemstones_dir, load_gemstones
 from bayes_scaling.data.hitchhiker import FILE_NAME as HITCHHIKER_FILE
 from bayes_scaling.data.hitchhiker import load_hitchhiker_olmo
-from bayes_scaling.data.lm_eval import load_lm_eval
+from bayes_scaling.data.lm_eval import is_harness_result, load_lm_eval
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.options import check_options, options_file, read_options
 from bayes_scaling.data.pythia import FILE_NAME as PYTHIA_FILE
@@ -81,7 +81,7 @@ def _is_lm_eval_json(path: Path) -> bool:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
-    return isinstance(data, dict) and isinstance(data.get("results"), dict)
+    return is_harness_result(data)
 
 
 def _dir_kind(path: Path) -> Loader | None:

@@ -80,6 +80,11 @@ def _metric_values(entry: Mapping) -> dict[str, float]:
     return values
 
 
+def is_harness_result(data: object) -> bool:
+    """Whether parsed JSON is an lm-evaluation-harness results file (a ``results`` table)."""
+    return isinstance(data, dict) and isinstance(data.get("results"), dict)
+
+
 def _file_rows(
     path: Path, accuracy: str, overrides: Mapping[str, str]
 ) -> tuple[list[dict], dict[str, object]] | None:
@@ -89,9 +94,9 @@ def _file_rows(
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{source}: cannot read JSON: {exc}") from exc
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, dict):
+    if not is_harness_result(data):
         return None
+    results = data["results"]
     config = data.get("config") or {}
     args = _parse_model_args(config.get("model_args"))
     step_match = _STEP_RE.search(args.get("revision", ""))

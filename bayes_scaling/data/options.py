@@ -19,14 +19,13 @@ keys are errors naming the key, the loader and the keys it accepts.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bayes_scaling.data.schema import DataError
+from bayes_scaling.errors import DataError, did_you_mean
 
 FILE_NAME = "data.toml"
 _PATH_KEYS = ("manifest", "domains")
@@ -59,20 +58,20 @@ def read_options(path: str | Path) -> dict[str, Any]:
     return options
 
 
-def parse_pairs(pairs: Iterable[str]) -> dict[str, Any]:
+def parse_pairs(pairs: Iterable[str], *, flag: str = "--data-option") -> dict[str, Any]:
     """``["tokens_per_step=2097152", "accuracy=acc_norm"]`` → options (values read as TOML).
 
     Raises
     ------
     DataError
-        For an item without ``=``.
+        For an item without ``=``, naming the command-line ``flag`` it came from.
     """
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise DataError(f"--data-option {pair!r}: expected KEY=VALUE (e.g. num_fewshot=0)")
+            raise DataError(f"{flag} {pair!r}: expected KEY=VALUE (e.g. num_fewshot=0)")
         try:
             options[key] = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
@@ -97,8 +96,7 @@ def check_options(loader: Callable[..., Any], options: Mapping[str, Any], *, whe
     known = accepted(loader)
     for key in options:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, known)
             raise DataError(
                 f"{where}: unknown loader option {key!r} for {loader.__name__}{hint} "
                 f"(it takes {known})"

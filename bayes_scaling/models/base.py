@@ -11,7 +11,6 @@ data it came from, so a saved fit can always be rebuilt and predicted from.
 
 from __future__ import annotations
 
-import difflib
 import html
 import importlib
 import json
@@ -32,6 +31,7 @@ from bayes_scaling import discrepancy, fitfile, inference, laws
 from bayes_scaling.chains import fit_chains
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
+from bayes_scaling.errors import closest
 from bayes_scaling.hashing import arrays_digest, digest
 from bayes_scaling.hierarchy import stacked
 from bayes_scaling.report import interval_label, summarize
@@ -513,10 +513,7 @@ def flag_new_groups(
             continue
         forms = {_normal_form(k): k for k in labels}
         for value in unseen:
-            close = forms.get(_normal_form(value))
-            if close is None:
-                near = difflib.get_close_matches(value, labels, n=1, cutoff=0.9)
-                close = near[0] if near else None
+            close = forms.get(_normal_form(value)) or closest(value, labels, cutoff=0.9)
             if close is not None and not allow_similar:
                 row = int(np.flatnonzero((values == value).to_numpy())[0])
                 raise DataError(
