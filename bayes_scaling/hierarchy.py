@@ -11,7 +11,9 @@ Names in the posterior, for a parameter ``p``:
 - ``p``: the value (after the link) at the finest pooled level, or a scalar when shared;
 - ``p_mu``: the population latent (link scale) when pooled; ``p_sd_<level>`` its scales;
 - ``p_<level>``: the value at each coarser pooled level (e.g. ``k_domain``);
-- ``p_z_<level>``: non-centred offsets (``p_<level>_latent`` when that level is centred).
+- ``p_z_<level>``: non-centred offsets, ``p_<level>_latent`` centred latents (with
+  ``centered = "auto"`` a level may have both, over the coordinates ``<level>_pinned`` and
+  ``<level>_loose``: its groups with and without enough data, :func:`centred_groups`).
 
 A group that is the only member of its parent (a domain with one task) takes its parent's
 value; its own offset is left to the prior, as for a group without data.
@@ -29,20 +31,52 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayes_scaling import laws
+from bayes_scaling.constants import AUTO_CENTER_ROWS
 from bayes_scaling.spec import ParamSpec
 
 
 @dataclass(frozen=True)
 class Level:
-    """A grouping level: its dimension name, its labels and each label's parent index."""
+    """A grouping level: its dimension name, its labels, each label's parent index and, for
+    ``centered = "auto"``, each label's number of rows of data (:func:`with_rows`)."""
 
     name: str
     labels: tuple[str, ...]
     parent: tuple[int, ...] | None = None  # index into the previous level's labels
+    rows: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.parent is not None and len(self.parent) != len(self.labels):
             raise ValueError(f"level {self.name!r}: one parent per label is needed")
+        if self.rows is not None and len(self.rows) != len(self.labels):
+            raise ValueError(f"level {self.name!r}: one row count per label is needed")
+
+
+def with_rows(levels: Sequence[Level], table: pd.DataFrame) -> list[Level]:
+    """``levels`` with each label's number of rows in ``table`` (a column per level name)."""
+    out = []
+    for lv in levels:
+        counts = table[lv.name].astype(str).value_counts()
+        rows = tuple(int(counts.get(label, 0)) for label in lv.labels)
+        out.append(Level(lv.name, lv.labels, lv.parent, rows))
+    return out
+
+
+def centred_groups(p: ParamSpec, pooled: Sequence[Level], lv: Level) -> np.ndarray:
+    """Which groups of ``lv`` get centred latents (a boolean per label).
+
+    An explicit ``centered`` applies to whole levels. ``"auto"`` centres the groups of the
+    parameter's finest pooled level with at least :data:`AUTO_CENTER_ROWS` rows: there the
+    data pin each group's value, and non-centred offsets ``z = (latent − parent)/sd`` would
+    move with the weakly known ``parent`` and ``sd`` (a funnel). Coarser levels are informed
+    only through their few children and stay non-centred.
+    """
+    n = len(lv.labels)
+    if p.centered != "auto":
+        return np.full(n, p.is_centered(lv.name))
+    if lv is not pooled[-1] or lv.rows is None:
+        return np.zeros(n, dtype=bool)
+    return np.asarray(lv.rows) >= AUTO_CENTER_ROWS
 
 
 def labels(levels: Sequence[Level], table: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -116,11 +150,7 @@ def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
             else:
                 up = ancestor_index(levels, lv.name, parent_level.name)
                 parent = latent[up]
-            if p.is_centered(lv.name):
-                latent = pm.Normal(f"{p.name}_{lv.name}_latent", parent, sd, dims=lv.name)
-            else:
-                z = pm.Normal(f"{p.name}_z_{lv.name}", 0.0, 1.0, dims=lv.name)
-                latent = parent + sd * z
+            latent = _offsets(p, lv, parent, sd, centred_groups(p, pooled, lv))
             if parent_level is not None:
                 # A group that is its parent's only member takes the parent's value: data
                 # cannot tell the two apart, and the extra offset only makes a ridge.
@@ -137,6 +167,30 @@ def build(p: ParamSpec, levels: Sequence[Level]) -> pt.TensorVariable:
     if finest.name != levels[-1].name:
         value = value[ancestor_index(levels, levels[-1].name, finest.name)]
     return value
+
+
+def _offsets(
+    p: ParamSpec, lv: Level, parent: pt.TensorVariable, sd: pt.TensorVariable, centred
+) -> pt.TensorVariable:
+    """The latents of ``lv``'s groups around ``parent``: centred where ``centred``, else
+    ``parent + sd · z``."""
+    c_name, z_name = f"{p.name}_{lv.name}_latent", f"{p.name}_z_{lv.name}"
+    if centred.all():
+        return pm.Normal(c_name, parent, sd, dims=lv.name)
+    if not centred.any():
+        return parent + sd * pm.Normal(z_name, 0.0, 1.0, dims=lv.name)
+    model = pm.modelcontext(None)
+    labels = np.asarray(lv.labels)
+    pinned, loose = np.flatnonzero(centred), np.flatnonzero(~centred)
+    for dim, idx in ((f"{lv.name}_pinned", pinned), (f"{lv.name}_loose", loose)):
+        if dim not in model.coords:
+            model.add_coord(dim, labels[idx])
+    parent = pt.broadcast_to(parent, (len(labels),))
+    c = pm.Normal(c_name, parent[pinned], sd, dims=f"{lv.name}_pinned")
+    z = pm.Normal(z_name, 0.0, 1.0, dims=f"{lv.name}_loose")
+    latent = pt.zeros(len(labels))
+    latent = pt.set_subtensor(latent[pinned], c)
+    return pt.set_subtensor(latent[loose], parent[loose] + sd * z)
 
 
 def stacked(posterior: xr.Dataset) -> xr.Dataset:

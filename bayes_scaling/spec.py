@@ -69,11 +69,15 @@ class ParamSpec:
     """One law parameter: its prior on the latent scale, link and pooling.
 
     ``value = inverse_link(latent)``. With ``pooling = "partial"`` the latent of each group is
-    the parent's latent plus ``sd[level] · z``, level by level: non-centred unless
-    ``centered`` (``True`` for every level, or the names of the levels to centre — centre a
-    level whose groups the data pin down well, e.g. tasks with many checkpoints);
-    ``"shared"`` is one value for all groups; ``"none"`` is one independent value per group
-    under ``prior``.
+    the parent's latent plus ``sd[level] · z``, level by level. ``centered`` chooses the
+    parameterisation: ``False`` (the default) centres no level, ``True`` every level, a list
+    of level names those levels; ``"auto"`` centres each group of the parameter's finest
+    pooled level that has at least :data:`~bayes_scaling.constants.AUTO_CENTER_ROWS` rows of
+    data (the data pin it down; non-centred it would make a funnel) and leaves the others and
+    every coarser level non-centred (rows are not information: on the Gadre loss fit, where
+    each dataset's E, a, b trade off against each other, it made 103 divergences).
+    ``pooling = "shared"`` is one value for all groups; ``"none"`` is one independent value
+    per group under ``prior``.
     """
 
     name: str
@@ -81,10 +85,11 @@ class ParamSpec:
     link: str = "identity"
     pooling: str | tuple[str, ...] = "shared"
     sd: dict[str, Prior] | Prior | None = None
-    centered: bool | tuple[str, ...] = False
+    centered: bool | str | tuple[str, ...] = False
 
     def is_centered(self, level: str) -> bool:
-        """Whether the offsets of ``level`` are centred (see the class docstring)."""
+        """Whether the offsets of ``level`` are all centred by an explicit ``centered``
+        (``"auto"`` decides per group: :func:`bayes_scaling.hierarchy.centred_groups`)."""
         return self.centered is True or (
             isinstance(self.centered, tuple) and level in self.centered
         )
@@ -297,8 +302,8 @@ def _param(name: str, table: Any, *, where: str) -> ParamSpec:
     centered = table.get("centered", False)
     if isinstance(centered, list) and all(isinstance(c, str) for c in centered):
         centered = tuple(centered)
-    elif not isinstance(centered, bool):
-        raise SpecError(f"{where}.centered: must be true, false or a list of group levels")
+    elif not isinstance(centered, bool) and centered != "auto":
+        raise SpecError(f'{where}.centered: must be "auto", true, false or a list of group levels')
     return ParamSpec(name, prior, link, pooling, sd, centered)
 
 

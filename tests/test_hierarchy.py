@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytensor
 import pytest
@@ -67,3 +68,50 @@ def test_bad_centred_levels_are_named():
         _spec(centered="task")
     with pytest.raises(ValueError, match="centered levels"):
         _build(_spec(centered=["run"]))
+
+
+ROWS = Level("task", ("arc_easy", "arc_challenge", "piqa"), (0, 0, 1), rows=(30, 5, 40))
+
+
+def _build_with_rows(p):
+    levels = [LEVELS[0], ROWS]
+    with pm.Model(coords={lv.name: list(lv.labels) for lv in levels}) as model:
+        hierarchy.build(p, levels)
+    return model
+
+
+def test_auto_centres_the_tasks_the_data_pin_down():
+    """``centered = "auto"``: tasks with ≥ AUTO_CENTER_ROWS rows centred, the rest and every
+    coarser level non-centred; the value is assembled from both in label order."""
+    model = _build_with_rows(_spec(centered="auto"))
+    assert list(model.coords["task_pinned"]) == ["arc_easy", "piqa"]
+    assert list(model.coords["task_loose"]) == ["arc_challenge"]
+    assert {"rate_task_latent", "rate_z_task", "rate_z_domain"} <= set(model.named_vars)
+    point, (rate, domain, sd) = _at_random_point(
+        model, ["rate", "rate_domain", "rate_sd_task"], seed=1
+    )
+    assert rate[0] == pytest.approx(np.exp(point["rate_task_latent"][0]))
+    loose = np.log(domain[0]) + sd * point["rate_z_task"][0]
+    assert rate[1] == pytest.approx(np.exp(loose))
+    assert rate[2] == pytest.approx(domain[1])  # piqa: commonsense's only task
+
+
+def test_auto_is_the_same_prior_as_non_centred():
+    draws = {
+        c: pm.draw(_build_with_rows(_spec(centered=c))["rate"], draws=4000, random_seed=3)
+        for c in ("auto", False)
+    }
+    logs = {c: np.log(d) for c, d in draws.items()}
+    for stat in (np.mean, np.std):
+        assert stat(logs["auto"], axis=0) == pytest.approx(stat(logs[False], axis=0), abs=0.08)
+
+
+def test_rows_are_counted_per_label():
+    table = pd.DataFrame(
+        {"domain": ["science"] * 3 + ["commonsense"], "task": ["a", "a", "b", "c"]}
+    )
+    levels = hierarchy.with_rows(
+        [Level("domain", ("commonsense", "science")), Level("task", ("a", "b", "c"), (1, 1, 0))],
+        table,
+    )
+    assert levels[0].rows == (1, 3) and levels[1].rows == (2, 1, 1)

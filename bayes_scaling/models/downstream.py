@@ -186,6 +186,7 @@ class DownstreamModel(ScalingModel):
         else:
             self.domains = ()
             self.levels = [Level("task", self.tasks)]
+        self.levels = hierarchy.with_rows(self.levels, table)
         if self.kind in ("binomial", "beta_binomial") and table["n_items"].isna().any():
             bad = table.loc[table["n_items"].isna(), "task"].iloc[0]
             raise DataError(

@@ -127,7 +127,9 @@ class DynamicsModel(ScalingModel):
         self.tasks = tuple(tasks["task"])
         self.task_domain = dict(zip(tasks["task"], tasks["domain"], strict=True))
         parent = tuple(self.domains.index(self.task_domain[k]) for k in self.tasks)
-        self.levels = [Level("domain", self.domains), Level("task", self.tasks, parent)]
+        self.levels = hierarchy.with_rows(
+            [Level("domain", self.domains), Level("task", self.tasks, parent)], t
+        )
         # a task alone in its domain has no run × task offset: the run × domain offset is it
         alone = hierarchy.only_child(parent, len(self.domains))
         self.only_child = frozenset(k for k, a in zip(self.tasks, alone, strict=True) if a)

@@ -67,7 +67,7 @@ class LossModel(ScalingModel):
             table = table[table[self.group_col].isin(wanted)]
         self.table = table.reset_index(drop=True)
         self.labels = tuple(sorted(self.table[self.group_col].unique()))
-        self.levels = [Level(self.group_col, self.labels)]
+        self.levels = hierarchy.with_rows([Level(self.group_col, self.labels)], self.table)
         self._check_pooling()
         n = self.table["params"].to_numpy()
         d = self.table["tokens"].to_numpy()
