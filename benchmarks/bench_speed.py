@@ -1,8 +1,9 @@
 """Where the time of each shipped fit goes (issue 13, item 1).
 
-Run: ``.venv/bin/python benchmarks/bench_speed.py [--fits pythia olmo_accuracy …]
-[--draws 1000 --tune 1000 --chains 4]`` (writes ``benchmarks/results/speed.json``; fits not
-run keep their previous results).
+Run: ``.venv/bin/python benchmarks/bench_speed.py [--fits pythia_dynamics …] [--draws 300
+--tune 300 --chains 2] [--set params.onset.centered=false … --tag _variant]`` (writes
+``benchmarks/results/speed.json`` under ``<fit><tag>``; entries not run keep their previous
+results). Compare variants by running them one after the other on an idle machine.
 
 Per fit, with the spec's own sampler settings unless overridden:
 
