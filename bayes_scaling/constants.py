@@ -9,7 +9,8 @@ RHAT_MAX: float = 1.01
 AUTO_CENTER_ROWS: int = 20
 """``centered = "auto"``: a group with at least this many rows of data is centred (its data pin
 it down), one with fewer non-centred (its prior does). On the full Pythia trajectories fit it
-cut the leapfrog steps per draw from 951 to 319 (``benchmarks/results/speed.json``)."""
+cut the leapfrog steps per draw from 882 to 319 (2 × 300 draws,
+``benchmarks/results/speed.json``)."""
 
 ESS_MIN_PER_CHAIN: int = 100
 """Smallest acceptable bulk and tail ESS, per chain."""
