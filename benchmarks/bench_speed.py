@@ -171,7 +171,9 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=None, help="default: the spec's")
     ap.add_argument("--chains", type=int, default=None, help="default: the spec's")
     ap.add_argument("--cores", type=int, default=2)
-    ap.add_argument("--mass-matrix", choices=["diag", "low_rank"], default="diag")
+    ap.add_argument(
+        "--mass-matrix", choices=["diag", "low_rank"], default=None, help="default: the spec's"
+    )
     ap.add_argument(
         "--set",
         action="append",
@@ -204,7 +206,7 @@ def main() -> None:
             tune=args.tune or s["tune"],
             chains=args.chains or s["chains"],
             cores=args.cores,
-            mass_matrix=args.mass_matrix,
+            mass_matrix=args.mass_matrix or s.get("mass_matrix", "diag"),
         )
         print(name + args.tag, result, flush=True)
         results[name + args.tag] = {"set": args.set, **result}
