@@ -233,13 +233,7 @@ def _spec(args: argparse.Namespace):
     spec = load_spec(args.spec)
     if getattr(args, "task", None):
         spec = spec.updated({"response": {"task": args.task}})
-    for key, value in parse_pairs(getattr(args, "set", []), flag="--set").items():
-        *tables, last = key.split(".")
-        update: dict = {last: value}
-        for table in reversed(tables):
-            update = {table: update}
-        spec = spec.updated(update)
-    return spec
+    return spec.with_keys(parse_pairs(getattr(args, "set", []), flag="--set"))
 
 
 def _sampler_kwargs(args: argparse.Namespace) -> dict:

@@ -22,7 +22,7 @@ value; its own offset is left to the prior, as for a group without data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,7 @@ def with_rows(levels: Sequence[Level], table: pd.DataFrame) -> list[Level]:
     for lv in levels:
         counts = table[lv.name].astype(str).value_counts()
         rows = tuple(int(counts.get(label, 0)) for label in lv.labels)
-        out.append(Level(lv.name, lv.labels, lv.parent, rows))
+        out.append(replace(lv, rows=rows))
     return out
 
 

@@ -140,6 +140,17 @@ class ModelSpec:
         """A new spec with ``updates`` merged in (nested tables merge, other values replace)."""
         return ModelSpec.from_dict(_merge(self.raw, updates), source=self.source)
 
+    def with_keys(self, pairs: dict[str, Any]) -> ModelSpec:
+        """A new spec with each dotted key set (``{"data.max_checkpoints": 8}``), in order."""
+        spec = self
+        for key, value in pairs.items():
+            *tables, last = key.split(".")
+            update: dict = {last: value}
+            for table in reversed(tables):
+                update = {table: update}
+            spec = spec.updated(update)
+        return spec
+
     # --- accessors ----------------------------------------------------------------------
     @property
     def family(self) -> str:

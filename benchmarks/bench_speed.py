@@ -191,14 +191,7 @@ def main() -> None:
     for name in args.fits:
         model = FITS[name](root)
         if args.set:
-            spec = model.spec
-            for key, value in parse_pairs(args.set, flag="--set").items():
-                *tables, last = key.split(".")
-                update: dict = {last: value}
-                for table in reversed(tables):
-                    update = {table: update}
-                spec = spec.updated(update)
-            model = model_for(spec, model.data)
+            model = model_for(model.spec.with_keys(parse_pairs(args.set, flag="--set")), model.data)
         s = model.spec.sampler
         result = profile(
             model,
