@@ -16,6 +16,7 @@ ESS_MIN_PER_CHAIN: int = 100
 """Smallest acceptable bulk and tail ESS, per chain."""
 
 CALIBRATED_DISTANCE: float = 2.6
-"""Farthest distance (decades beyond the fitted range) at which the shipped extrapolation error
-was checked on held-out runs (Epoch's Chinchilla points fitted below 3e19 FLOPs); reports warn
-beyond it (``benchmarks/results/calibration.json``)."""
+"""Farthest distance (decades beyond the fitted range) at which the loss specs' extrapolation
+error was checked on held-out runs (Epoch's Chinchilla points fitted below 3e19 FLOPs;
+``benchmarks/results/calibration.json``): the default of a spec's ``[extrapolation] checked``,
+beyond which reports warn."""

@@ -19,10 +19,13 @@ The spec declares the term as data::
     [extrapolation]
     rate = {dist = "LogNormal", mu = -4.6, sigma = 0.8}   # τ, link-scale sd one decade out
     power = 0.7                                           # p
+    checked = 2.6      # farthest distance (decades) it was checked at on held-out runs
 
 The shipped default is a meta-analysis of rung-out backtests on the ladders in
-``../shared/data`` (:func:`bayes_scaling.calibrate.meta_rate`); refit it from your own ladder
-with ``bayes-scaling calibrate``. ``rate = 0`` switches the term off.
+``../shared/data`` (:func:`bayes_scaling.calibrate.fit_rate`); refit it from your own ladder
+with ``bayes-scaling calibrate``. ``rate = 0`` switches the term off. Reports warn, in words,
+about every prediction farther out than ``checked`` (default
+:data:`bayes_scaling.constants.CALIBRATED_DISTANCE`).
 """
 
 from __future__ import annotations
@@ -34,33 +37,37 @@ import numpy as np
 import pymc as pm
 
 from bayes_scaling import laws
+from bayes_scaling.constants import CALIBRATED_DISTANCE
 from bayes_scaling.priors import Prior, SpecError
 
-KEYS = ("rate", "power")
+KEYS = ("rate", "power", "checked")
 
 
 @dataclass(frozen=True)
 class ExtrapolationError:
     """The discrepancy term of one spec: ``rate`` is the prior of ``τ`` (``None``: off),
-    ``power`` the exponent ``p`` of the distance."""
+    ``power`` the exponent ``p`` of the distance, ``checked`` the farthest distance at which
+    it was checked on held-out runs."""
 
     rate: Prior | None
     power: float = 1.0
+    checked: float = CALIBRATED_DISTANCE
 
     @classmethod
     def from_table(cls, table: dict[str, Any], *, where: str) -> ExtrapolationError:
         unknown = set(table) - set(KEYS)
         if unknown:
             raise SpecError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {list(KEYS)}")
-        power = table.get("power", 1.0)
-        if not isinstance(power, int | float) or isinstance(power, bool) or not power > 0:
-            raise SpecError(f"{where}.power: must be a positive number, got {power!r}")
+        power, checked = table.get("power", 1.0), table.get("checked", CALIBRATED_DISTANCE)
+        for key, value in (("power", power), ("checked", checked)):
+            if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+                raise SpecError(f"{where}.{key}: must be a positive number, got {value!r}")
         rate = table.get("rate", 0)
         if isinstance(rate, int | float) and not isinstance(rate, bool):
             if rate != 0:
                 raise SpecError(f"{where}.rate: a number must be 0 (off); give a prior table")
-            return cls(None, float(power))
-        return cls(Prior.from_dict(rate, where=f"{where}.rate"), float(power))
+            return cls(None, float(power), float(checked))
+        return cls(Prior.from_dict(rate, where=f"{where}.rate"), float(power), float(checked))
 
     def draw_rate(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` draws of ``τ`` (zeros when the term is off)."""

@@ -85,6 +85,7 @@ def sentences(table: pd.DataFrame) -> list[str]:
 def describe_predictions(table: pd.DataFrame, *, what: str = "value") -> list[str]:
     """One sentence per row of a prediction table (:meth:`Prediction.table`)."""
     ci = table.attrs.get("ci_prob", CI_PROB)
+    checked = table.attrs.get("checked", CALIBRATED_DISTANCE)
     keys = [c for c in ("dataset", "run", "task") if c in table.columns]
     out = []
     for _, r in table.iterrows():
@@ -103,9 +104,9 @@ def describe_predictions(table: pd.DataFrame, *, what: str = "value") -> list[st
                 f"; {r['share_extrapolation']:.0%} of its variance is extrapolation error, "
                 f"{r['share_parameter']:.0%} parameter uncertainty, {r['share_noise']:.0%} noise"
             )
-        if distance > CALIBRATED_DISTANCE:
+        if distance > checked:
             sentence += (
-                f". Warning: {distance:.1f} decades is beyond the {CALIBRATED_DISTANCE:g} "
+                f". Warning: {distance:.1f} decades is beyond the {checked:g} "
                 "decades at which the extrapolation error was checked on held-out runs; treat "
                 "the interval as a floor"
             )

@@ -107,12 +107,13 @@ def _verdict(fit: Fit) -> str:
 def _predictions(prediction: Prediction, ci: float) -> str:
     table = prediction.table(ci=ci)
     words = report.describe_predictions(table)
-    far = table.get("distance", pd.Series(0.0, table.index)) > CALIBRATED_DISTANCE
+    checked = table.attrs.get("checked", CALIBRATED_DISTANCE)
+    far = table.get("distance", pd.Series(0.0, table.index)) > checked
     warn = ""
     if far.any():
         warn = (
             f'<p class="warn">{int(far.sum())} of {len(table)} points lie more than '
-            f"{CALIBRATED_DISTANCE:g} decades beyond the fitted runs, farther than the "
+            f"{checked:g} decades beyond the fitted runs, farther than the "
             "extrapolation error was checked on held-out runs: treat their intervals as a "
             "floor.</p>"
         )
@@ -198,7 +199,7 @@ def write_report(
         The ``.html`` file to write.
     prediction
         Predictions to tabulate, with their extrapolation distance and a warning where it
-        exceeds :data:`bayes_scaling.constants.CALIBRATED_DISTANCE`.
+        exceeds the spec's ``[extrapolation] checked`` distance.
     backtest
         A backtest table (``bayes-scaling backtest --out``): coverage, error and a
         predicted-against-truth figure.

@@ -37,6 +37,7 @@ from bayes_scaling.models.base import Fit, NewGroupWarning
 from bayes_scaling.models.dynamics import DynamicsModel
 from bayes_scaling.report import interval_label
 from bayes_scaling.spec import ModelSpec, load_spec
+from bayes_scaling.validate import predictive_position
 
 UNSEEN_DOMAIN = "<unseen domain>"
 
@@ -201,24 +202,37 @@ def log_predictive_density(fit: Fit, data: Observations, *, seed: int = 0) -> pd
     ``log p(y_i) = log mean_s p(y_i | θ_s)`` with the fit's likelihood (beta-binomial on counts
     when ``n_items`` is known, else Beta). Returns the points table with a column ``lpd``.
     """
+    pts = _model(fit).points(data)
+    out = pts.copy()
+    out["lpd"] = _lpd(fit, pts.drop(columns=["truth"]), pts["truth"].to_numpy(), seed)
+    return out
+
+
+def _lpd(fit: Fit, grid: pd.DataFrame, truth: np.ndarray, seed: int) -> np.ndarray:
+    """:func:`log_predictive_density` at a prediction grid (a task or domain may be new)."""
     model = _model(fit)
-    pts = model.points(data)
-    grid = model.check_grid(pts.drop(columns=["truth"]))
+    grid = model.check_grid(grid)
     post = stacked(fit.posterior)
     rng = np.random.default_rng(seed)
     mean, _ = model.predict_draws(post, grid, rng)
     phi = model.concentration_draws(post, grid, rng)
     p = np.clip(mean, 1e-6, 1 - 1e-6)
-    y = pts["truth"].to_numpy()[None, :]
+    y = truth[None, :]
     n = grid["n_items"].to_numpy()
     if model.likelihood == "beta_binomial" and np.isfinite(n).all():
         k = np.rint(y * n[None, :])
         logp = stats.betabinom.logpmf(k, n[None, :], p * phi, (1 - p) * phi)
     else:
         logp = stats.beta.logpdf(np.clip(y, 1e-4, 1 - 1e-4), p * phi, (1 - p) * phi)
-    out = pts.copy()
-    out["lpd"] = logsumexp(logp, axis=0) - np.log(logp.shape[0])
-    return out
+    return logsumexp(logp, axis=0) - np.log(logp.shape[0])
+
+
+def _trajectory_se(diff: np.ndarray, run: pd.Series, task: pd.Series) -> tuple[int, float]:
+    """Standard error of a summed pointwise difference, one unit per (run, task) trajectory
+    (the checkpoints of one trajectory are not independent): ``sqrt(J)·sd_j(Δ_j)``."""
+    per_traj = pd.Series(diff, index=run.index).groupby([run, task]).sum()
+    j = len(per_traj)
+    return j, float(np.sqrt(j) * per_traj.std(ddof=1)) if j > 1 else float("nan")
 
 
 def predictive_gain(
@@ -265,9 +279,7 @@ def predictive_gain(
         fit = DynamicsModel(spec, Observations(both, data.source)).fit(seed=seed, **sampler)
         lpd1 = log_predictive_density(fit, test, seed=seed)
         diff = lpd1["lpd"].to_numpy() - lpd0["lpd"].to_numpy()
-        per_traj = pd.Series(diff).groupby([lpd0["run"], lpd0["task"]]).sum()
-        j = len(per_traj)
-        se = float(np.sqrt(j) * per_traj.std(ddof=1)) if j > 1 else float("nan")
+        j, se = _trajectory_se(diff, lpd0["run"], lpd0["task"])
         delta = float(diff.sum())
         z = stats.norm.ppf((1 + ci) / 2)
         rows.append(
@@ -316,8 +328,12 @@ def task_holdout(
     as method ``updated`` (the task is then known to the fit, so there is no ``no_domain``).
 
     Returns the points table with ``truth``, ``checkpoint`` (the point's rank among its run's
-    selected checkpoints of the task, from 1) and, per method, ``<method>_median``,
-    ``<method>_lower``, ``<method>_upper`` (new evaluation, at ``ci``) or
+    selected checkpoints of the task, from 1), ``distance`` (decades beyond the fit, for the
+    updated task beyond its last fitted checkpoint of the run), ``link_truth`` and, per
+    method, ``<method>_median``, ``<method>_lower``, ``<method>_upper`` (new evaluation, at
+    ``ci``), ``<method>_pit``, ``<method>_link_loc``, ``<method>_link_scale`` (see
+    :func:`bayes_scaling.validate.predictive_position`), for ``domain`` and ``no_domain`` the
+    pointwise log predictive density ``<method>_lpd`` (:func:`log_predictive_density`), or
     ``baseline_<name>``. Summarise with :func:`holdout_metrics`.
     """
     spec = load_spec(spec)
@@ -347,10 +363,17 @@ def task_holdout(
         for method, g in methods:
             with warnings.catch_warnings():  # the held-out task (and domain) is new on purpose
                 warnings.simplefilter("ignore", NewGroupWarning)
-                pred = fit.predict(g, seed=seed, allow_similar=True).table(ci=ci)
-            table[f"{method}_median"] = pred["median"].to_numpy()
-            table[f"{method}_lower"] = pred["lower"].to_numpy()
-            table[f"{method}_upper"] = pred["upper"].to_numpy()
+                prediction = fit.predict(g, seed=seed, allow_similar=True)
+            pred = prediction.table(ci=ci)
+            table["distance"] = pred["distance"].to_numpy()
+            for col in ("median", "lower", "upper"):
+                table[f"{method}_{col}"] = pred[col].to_numpy()
+            position = predictive_position(prediction, table["truth"].to_numpy())
+            table["link_truth"] = position.pop("link_truth")
+            for col, values in position.items():
+                table[f"{method}_{col}"] = values
+            if not first_checkpoints:  # in range: the law's likelihood is the whole story
+                table[f"{method}_lpd"] = _lpd(fit, g, table["truth"].to_numpy(), seed)
         others = Observations(frame[~held], data.source)
         for name, values in model.baseline_predictions(others, pts).items():
             table[f"baseline_{name}"] = values
@@ -361,7 +384,10 @@ def task_holdout(
 
 
 def holdout_metrics(table: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
-    """Coverage and mean absolute error (accuracy points) of each method in a holdout table.
+    """Coverage and mean absolute error (accuracy points) of each method in a holdout table,
+    and, where it has log densities, each method's summed ``<method>_elpd`` and whether the
+    task's domain helps: ``domain_gain_elpd`` (domain minus no-domain) with its standard error
+    ``domain_gain_se`` over (run, task) trajectories, as :func:`predictive_gain`.
 
     ``by`` (e.g. ``"task"``) gives one row per group; otherwise one row overall.
     """
@@ -376,6 +402,13 @@ def holdout_metrics(table: pd.DataFrame, *, by: str | None = None) -> pd.DataFra
             row[f"{m}_mae"] = float(100 * (t[f"{m}_median"] - t["truth"]).abs().mean())
         for b in baselines:
             row[f"{b}_mae"] = float(100 * (t[b] - t["truth"]).abs().mean())
+        for m in methods:
+            if f"{m}_lpd" in t.columns:
+                row[f"{m}_elpd"] = float(t[f"{m}_lpd"].sum())
+        if {"domain_lpd", "no_domain_lpd"} <= set(t.columns):
+            diff = (t["domain_lpd"] - t["no_domain_lpd"]).to_numpy()
+            row["domain_gain_elpd"] = float(diff.sum())
+            row["domain_gain_se"] = _trajectory_se(diff, t["run"], t["task"])[1]
         return row
 
     if by is None:

@@ -1,46 +1,62 @@
-"""Rung-out calibration of the loss family on every public ladder with a loss response (Gadre,
-Epoch's Chinchilla points, the OLMo ladder, the data-constrained runs, Gemstones), and the
-extrapolation error learned from it (issue 14).
+"""Rung-out calibration of a family on every public ladder it fits, and the extrapolation error
+learned from it (issue 14). ``--family loss``: every ladder with a loss response (Gadre,
+Epoch's Chinchilla points, the OLMo ladder, the data-constrained runs, Gemstones).
+``--family dynamics``: the checkpoint trajectories of Pythia, Gemstones and the OLMo ladder,
+cut by model size (a new size) and, on Pythia and Gemstones, by tokens (later checkpoints).
 
-Run: ``.venv/bin/python benchmarks/bench_calibration.py [--parts rungs meta check]``
-(writes ``benchmarks/results/calibration.json`` and ``calibration_*.png``; fit files go to
+Run: ``.venv/bin/python benchmarks/bench_calibration.py [--family loss|dynamics] [--parts
+rungs meta check]`` (writes ``benchmarks/results/calibration.json``, or
+``calibration_dynamics.json``, and ``calibration_*.png``; fit files go to
 ``$BAYES_SCALING_CALIBRATION_DIR``, default ``~/.cache/bayes_scaling/calibration``, so a rerun
 resumes).
 
 1. ``rungs``: for each ladder, fit below each rung with the extrapolation error **off**
-   (``[extrapolation] rate = 0``) and keep every held-out point's predictive position.
+   (``[extrapolation] rate = 0``) and keep every held-out point's predictive position; for
+   trajectories also a held-out task updated with its first 3 checkpoints per run
+   (:func:`transfer.task_holdout`), its later checkpoints as the points.
 2. ``meta``: the partially pooled rate ``τ`` per ladder (:func:`calibrate.fit_rate`) from all
    ladders, shipped as the specs' default prior; and, honestly, leave one ladder out: the
    rate learned from the *other* ladders scored on the held-out one (coverage at 50/80/90/95%
    by distance), next to the parametric intervals of today.
-3. ``check``: the shipped specs' real prediction path (``Fit.predict`` with the shipped
-   rate) on the saved rung-out fits, no refitting: coverage per ladder.
+3. ``check``: the real prediction path (``Fit.predict``) on the saved rung-out fits, no
+   refitting, with the shipped rate and with the rate learned from the other ladders
+   (``meta``'s leave-one-out): coverage per ladder. The task holdouts keep no fit files and
+   are refitted for it (same seeds).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from _common import RESULTS, run_parts, timer
 
+from bayes_scaling import transfer
 from bayes_scaling.calibrate import coverage_with_rate, fit_rate, rung_out
 from bayes_scaling.data import load
+from bayes_scaling.data.gemstones import load_gemstones
+from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
+from bayes_scaling.data.pythia import README_OVERRIDES, load_pythia
 from bayes_scaling.inference import diagnose
-from bayes_scaling.models.base import Fit
+from bayes_scaling.models.base import Fit, NewGroupWarning
 from bayes_scaling.plots.calibration import plot_calibration
 from bayes_scaling.plots.common import save_figure
 from bayes_scaling.spec import load_spec
 from bayes_scaling.validate import LEVELS, Backtest, coverage_table, covered, predictive_position
 
 OFF = {"extrapolation": {"rate": 0}}
+PYTHIA_TASKS = ["lambada_openai", "piqa", "winogrande", "arc_easy", "arc_challenge", "sciq"]
+OLMO_TASKS = ["hellaswag", "piqa", "arc_easy", "arc_challenge", "boolq", "csqa", "openbookqa"]
+OLMO_HOLDOUT = ["hellaswag", "piqa", "csqa", "arc_easy", "arc_challenge"]
 
 
-def ladders(root: Path) -> dict[str, dict]:
+def loss_ladders(root: Path) -> dict[str, dict]:
     """Every public ladder with a loss response: spec, data, ladder column and cut-offs."""
     gem = load(root / "trajectories" / "gemstones" / "gemstones_train_loss.csv")
     # 7 checkpoints per run (every 25th logged one), none in the first 10% of training
@@ -85,14 +101,93 @@ def ladders(root: Path) -> dict[str, dict]:
     }
 
 
+#: Trajectory fits: 8 log-spaced checkpoints per run, 2 chains × (300 + 300) draws.
+TRAJECTORY = {"data": {"max_checkpoints": 8}}
+TRAJECTORY_SAMPLER = {"draws": 300, "tune": 300, "chains": 2}
+
+
+def trajectory_ladders(root: Path) -> dict[str, dict]:
+    """Every public ladder of checkpoint trajectories, cut by size and by tokens."""
+    pythia = load_pythia(root / "trajectories" / "pythia", overrides=README_OVERRIDES)
+    pythia = pythia.where(metric="accuracy", task=PYTHIA_TASKS)
+    gem = load_gemstones(root / "trajectories" / "gemstones").where(metric="accuracy")
+    olmo = load_olmo_ladder(root / "olmo-ladder")
+    olmo = olmo.where(metric="accuracy", task=OLMO_TASKS)
+    olmo = olmo.select("~run.str.endswith('rerun') and ~run.str.endswith('-0.5xC')")
+    spec = load_spec("task_dynamics").updated(TRAJECTORY)
+    olmo_spec = spec.updated({"data": {"min_tokens": 0.0, "drop_first_fraction": 0.1}})
+    cuts = {
+        "pythia_size": (spec, pythia, "params", [1.3e9, 2.6e9]),
+        "pythia_tokens": (spec, pythia, "tokens", [1.6e10, 6e10]),
+        "gemstones_size": (spec, gem, "params", [1.2e8, 5.5e8]),
+        "gemstones_tokens": (spec, gem, "tokens", [1.6e10, 6e10]),
+        "olmo_ladder_size": (olmo_spec, olmo, "params", [4e8, 8e8, 1.3e9]),
+    }
+    ladders = {
+        name: {"spec": s, "data": d, "by": by, "cutoffs": c, "dataset": name.rsplit("_", 1)[0]}
+        for name, (s, d, by, c) in cuts.items()
+    }
+    # an unseen task updated with its first 3 checkpoints per run, its later ones predicted
+    # (transfer.task_holdout; the runs of bench_dynamics.py's holdout part, a task whose domain
+    # keeps another task)
+    olmo_tasks = olmo.select("run.str.endswith('-1xC') or run.str.endswith('-5xC')")
+    held = {
+        "pythia_task": (spec, pythia, [t for t in PYTHIA_TASKS if t != "lambada_openai"]),
+        "olmo_ladder_task": (olmo_spec, olmo_tasks, OLMO_HOLDOUT),
+    }
+    for name, (s, d, tasks) in held.items():
+        dataset = name.rsplit("_", 1)[0]
+        ladders[name] = {"spec": s, "data": d, "tasks": tasks, "dataset": dataset, "name": name}
+    return ladders
+
+
+def task_points(lad: dict, **sampler) -> pd.DataFrame:
+    """The later checkpoints of each held-out task, updated with its first ones, as rung-out
+    points (``selection`` names the task: one backtest, one ``z``, per task)."""
+    table = transfer.task_holdout(
+        lad["spec"].updated(OFF), lad["data"], tasks=lad["tasks"], first_checkpoints=3, **sampler
+    )
+    return pd.DataFrame(
+        {
+            "selection": "task == " + table["task"],
+            "run": table["run"],
+            "task": table["task"],
+            "tokens": table["tokens"],
+            "distance": table["distance"],
+            "truth": table["truth"],
+            "median": table["updated_median"],
+            "lower": table["updated_lower"],
+            "upper": table["updated_upper"],
+            "pit": table["updated_pit"],
+            "link_truth": table["link_truth"],
+            "link_loc": table["updated_link_loc"],
+            "link_scale": table["updated_link_scale"],
+            "rel_error": (table["updated_median"] - table["truth"]).abs() / table["truth"],
+        }
+    )
+
+
 def workdir() -> Path:
     default = Path.home() / ".cache" / "bayes_scaling" / "calibration"
     return Path(os.environ.get("BAYES_SCALING_CALIBRATION_DIR", default))
 
 
-def run_rungs(_previous) -> dict:
+def run_rungs(family: dict) -> dict:
     out: dict = {}
-    for name, lad in ladders(shared_data_dir()).items():
+    for name, lad in family["ladders"](shared_data_dir()).items():
+        if "tasks" in lad:
+            folder = workdir() / name
+            if not (folder / "points.csv").exists():  # resumable, as the rung-outs
+                with timer(out.setdefault(name, {}), "seconds"):
+                    points = task_points(lad, seed=0, progressbar=False, **family["sampler"])
+                folder.mkdir(parents=True, exist_ok=True)
+                points.to_csv(folder / "points.csv", index=False)
+            points = pd.read_csv(folder / "points.csv")
+            out[name] = out.get(name, {}) | {
+                "tasks": lad["tasks"],
+                "coverage_parametric": coverage_table(points).to_dict(orient="records"),
+            }
+            continue
         spec = lad["spec"].updated(OFF)
         timing: dict = {}
         with timer(timing, "seconds"):
@@ -103,6 +198,7 @@ def run_rungs(_previous) -> dict:
                 by=lad["by"],
                 cutoffs=lad["cutoffs"],
                 progress=False,
+                **family["sampler"],
             )
         cal.save(workdir() / name)
         out[name] = {
@@ -118,11 +214,12 @@ def run_rungs(_previous) -> dict:
     return out
 
 
-def _points() -> pd.DataFrame:
+def _points(family: dict) -> pd.DataFrame:
     frames = []
-    for name in ladders(shared_data_dir()):
+    for name, lad in family["ladders"](shared_data_dir()).items():
         p = pd.read_csv(workdir() / name / "points.csv")
-        frames.append(p.assign(ladder=name, backtest=name + ":" + p["selection"]))
+        backtest = name + ":" + p["selection"]
+        frames.append(p.assign(ladder=lad.get("dataset", name), backtest=backtest))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -148,16 +245,36 @@ def _summary(points: pd.DataFrame, pit: str) -> dict:
     }
 
 
-#: The ladders the shipped term is learned from: one recipe across sizes. The data-constrained
-#: runs are scored with it but not learned from: their recipe varies across the grid (at 12B
-#: tokens the 8.7B run ends at 3.14 nats, the 4.2B one at 2.85), scatter that no term growing
-#: with distance from the fit can describe.
-LEARN_FROM = ("chinchilla_epoch", "gadre_c4", "gemstones_train", "olmo_ladder_c4")
+#: Per family: its ladders, the ladders the shipped term is learned from, the sampler of the
+#: rung-out fits (the spec's when empty) and the name of the results. Loss: one recipe across
+#: sizes; the data-constrained runs are scored with the term but not learned from: their recipe
+#: varies across the grid (at 12B tokens the 8.7B run ends at 3.14 nats, the 4.2B one at 2.85),
+#: scatter that no term growing with distance from the fit can describe. Trajectories: a data
+#: set (a ladder's ``dataset``: Pythia, Gemstones, OLMo ladder) is one "ladder" of the
+#: meta-analysis whichever way it was cut, so that leaving one out leaves out all its backtests.
+FAMILIES: dict[str, dict] = {
+    "loss": {
+        "ladders": loss_ladders,
+        "learn_from": ("chinchilla_epoch", "gadre_c4", "gemstones_train", "olmo_ladder_c4"),
+        "sampler": {},
+        "results": "calibration",
+        "title": "Loss family",
+    },
+    "dynamics": {
+        "ladders": trajectory_ladders,
+        "learn_from": None,  # all
+        "sampler": TRAJECTORY_SAMPLER,
+        "results": "calibration_dynamics",
+        "title": "Trajectories",
+    },
+}
 
 
-def run_meta(_previous) -> dict:
-    everything = _points()
-    points = everything[everything["ladder"].isin(LEARN_FROM)].reset_index(drop=True)
+def run_meta(family: dict) -> dict:
+    everything = _points(family)
+    learn = family["learn_from"]
+    keep = everything["ladder"].isin(learn) if learn else np.ones(len(everything), bool)
+    points = everything[keep].reset_index(drop=True)
     out: dict = {}
     # approximation check: the normal approximation with the term off reproduces the real PIT
     points["pit_approx_off"] = coverage_with_rate(points, None, group="backtest")
@@ -182,7 +299,7 @@ def run_meta(_previous) -> dict:
     out["rate_leave_one_ladder_out"] = rates
     out["parametric"] = _summary(points, "pit")
     out["with_term_leave_one_ladder_out"] = _summary(points, "pit_lodo")
-    others = everything[~everything["ladder"].isin(LEARN_FROM)]
+    others = everything[~keep]
     if len(others):
         others = others.assign(
             pit_term=coverage_with_rate(others, out["term_all_ladders"], group="backtest")
@@ -192,9 +309,9 @@ def run_meta(_previous) -> dict:
             "with_term_of_the_others": _summary(others, "pit_term")["per_ladder"],
         }
     fig = plot_calibration(
-        points=points, pit="pit", title="Loss family, rung-out: parametric intervals (today)"
+        points=points, pit="pit", title=f"{family['title']}, rung-out: parametric intervals"
     )
-    save_figure(fig, RESULTS / "calibration_parametric.png")
+    save_figure(fig, RESULTS / f"{family['results']}_parametric.png")
     return out
 
 
@@ -202,53 +319,97 @@ def _diagnostics(tree) -> dict:
     return diagnose(tree, var_names=["mu", "omega", "log_tau", "power"]).to_dict()
 
 
-def run_check(_previous) -> dict:
-    """The shipped specs' own prediction path on the saved rung-out fits (no refitting)."""
+def run_check(family: dict) -> dict:
+    """The shipped specs' own prediction path on the saved rung-out fits (no refitting): with
+    the shipped term (learned from every ladder) and with the term learned from the *other*
+    ladders (the meta part's leave-one-out rates), next to the parametric intervals."""
+    previous = RESULTS / f"{family['results']}.json"
+    lodo = json.loads(previous.read_text())["meta"]["rate_leave_one_ladder_out"]
     frames = []
-    for name, lad in ladders(shared_data_dir()).items():
-        shipped = lad["spec"]
+    held_tasks = {}
+    for name, lad in family["ladders"](shared_data_dir()).items():
+        dataset = lad.get("dataset", name)
+        if "tasks" in lad:  # no fit files kept: refit, predict with the other ladders' term
+            held_tasks[name] = _task_check(lad, lodo[dataset], family["sampler"])
+            continue
+        specs = {
+            "pit": lad["spec"],
+            "pit_lodo": lad["spec"].updated({"extrapolation": lodo[dataset]}),
+        }
         folder = workdir() / name
         files = pd.read_csv(folder / "points.csv")["file"].unique()  # this rung-out's fits
         for path in sorted(folder / f for f in files):
             bt = Backtest.load(path)
-            fit = Fit(shipped, bt.fit.data, bt.fit.tree, bt.fit.seed)
             points = bt.table
-            grid = points[["run", "params", "tokens", fit.model.group_col]]
-            pred = fit.predict(grid)
-            table = pred.table()
-            pos = predictive_position(pred, points["truth"].to_numpy())
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "ladder": name,
-                        "selection": bt.train,
-                        "distance": table["distance"],
-                        "truth": points["truth"],
-                        "median": table["median"],
-                        "lower": table["lower"],
-                        "upper": table["upper"],
-                        "pit": pos["pit"],
-                        "share_extrapolation": table["share_extrapolation"],
-                    }
-                )
+            frame = pd.DataFrame(
+                {
+                    "ladder": dataset,
+                    "selection": bt.train,
+                    "truth": points["truth"],
+                    "pit_parametric": points["pit"],
+                }
             )
+            for column, spec in specs.items():
+                fit = Fit(spec, bt.fit.data, bt.fit.tree, bt.fit.seed)
+                grid = points[fit.model.points(fit.data).columns.drop("truth")]
+                with warnings.catch_warnings():  # a held-out size is a new run on purpose
+                    warnings.simplefilter("ignore", NewGroupWarning)
+                    pred = fit.predict(grid)
+                frame[column] = predictive_position(pred, points["truth"].to_numpy())["pit"]
+                if column == "pit":
+                    table = pred.table()
+                    for col in ("distance", "median", "lower", "upper", "share_extrapolation"):
+                        frame[col] = table[col].to_numpy()
+            frames.append(frame)
     points = pd.concat(frames, ignore_index=True)
     fig = plot_calibration(
-        points=points, pit="pit", title="Loss family, rung-out: shipped extrapolation error"
+        points=points, pit="pit", title=f"{family['title']}, rung-out: shipped extrapolation error"
     )
-    save_figure(fig, RESULTS / "calibration_shipped.png")
+    save_figure(fig, RESULTS / f"{family['results']}_shipped.png")
     out = _summary(points, "pit")
+    out["parametric"] = _summary(points, "pit_parametric")
+    out["leave_one_ladder_out"] = _summary(points, "pit_lodo")
     out["median_share_extrapolation_beyond_0.5_decades"] = float(
         points.loc[points["distance"] > 0.5, "share_extrapolation"].median()
     )
+    out["task_holdouts"] = held_tasks
     return out
+
+
+def _task_check(lad: dict, term: dict, sampler: dict) -> dict:
+    """Held-out tasks updated with their first checkpoints, predicted with ``term`` (learned
+    from the other data sets) on the real prediction path; the same fits as the rungs part."""
+    spec = lad["spec"].updated({"extrapolation": term})
+    table = transfer.task_holdout(
+        spec, lad["data"], tasks=lad["tasks"], first_checkpoints=3, progressbar=False, **sampler
+    )
+    parametric = pd.read_csv(workdir() / lad["name"] / "points.csv")
+    covered_by = {
+        "parametric": parametric["pit"].to_numpy(),
+        "leave_one_ladder_out": table["updated_pit"].to_numpy(),
+    }
+    return {
+        "n": len(table),
+        "mae_points": float(100 * (table["updated_median"] - table["truth"]).abs().mean()),
+        **{
+            k: {f"coverage_{lv:g}": float(covered(pit, lv).mean()) for lv in LEVELS}
+            for k, pit in covered_by.items()
+        },
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--family", choices=list(FAMILIES), default="loss")
     parser.add_argument("--parts", nargs="+", default=["rungs", "meta", "check"])
     args = parser.parse_args()
-    run_parts("calibration", args.parts, {"rungs": run_rungs, "meta": run_meta, "check": run_check})
+    family = FAMILIES[args.family]
+    runners = {
+        "rungs": lambda _: run_rungs(family),
+        "meta": lambda _: run_meta(family),
+        "check": lambda _: run_check(family),
+    }
+    run_parts(family["results"], args.parts, runners)
 
 
 if __name__ == "__main__":

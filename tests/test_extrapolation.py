@@ -8,6 +8,7 @@ from bayes_scaling import Fit, load_spec
 from bayes_scaling.calibrate import coverage_with_rate, default_cutoffs, fit_rate
 from bayes_scaling.data.simulate import simulate_chinchilla
 from bayes_scaling.priors import SpecError
+from bayes_scaling.report import describe_predictions
 from bayes_scaling.validate import coverage_table, covered
 
 RATE = {"dist": "LogNormal", "mu": np.log(0.05), "sigma": 0.3}
@@ -52,6 +53,18 @@ def test_term_is_shared_across_points_of_a_prediction(tiny_loss_fit):
     np.testing.assert_allclose(ratio, d[1] / d[0])
 
 
+def test_reports_warn_beyond_the_checked_distance(tiny_loss_fit):
+    spec = tiny_loss_fit.spec.updated({"extrapolation": {"rate": RATE, "checked": 1.8}})
+    fit = Fit(spec, tiny_loss_fit.data, tiny_loss_fit.tree, tiny_loss_fit.seed)
+    table = fit.predict(grid_at(tiny_loss_fit, [1.5, 3.0])).table()  # 0.5 and 2 decades out
+    assert table.attrs["checked"] == 1.8
+    near, far = describe_predictions(table)
+    assert "Warning" not in near
+    assert "beyond the 1.8 decades at which the extrapolation error was checked" in far
+    with pytest.raises(SpecError, match=r"checked: must be a positive number"):
+        load_spec("loss_chinchilla").updated({"extrapolation": {"checked": -1}})
+
+
 @pytest.mark.parametrize("power", [1.0, 1.5])
 def test_term_spread_matches_its_prior(tiny_loss_fit, power):
     on = with_rate(tiny_loss_fit, RATE, power)
@@ -76,8 +89,8 @@ def test_bad_extrapolation_tables_name_the_key(table, match):
         load_spec("loss_chinchilla").updated({"extrapolation": table})
 
 
-def test_shipped_loss_specs_carry_the_learned_rate():
-    for name in ("loss_chinchilla", "loss_overtraining"):
+def test_shipped_specs_carry_the_learned_rate():
+    for name in ("loss_chinchilla", "loss_overtraining", "task_dynamics"):
         rate = load_spec(name).extrapolation_error.rate
         assert rate is not None and rate.dist == "LogNormal"
 

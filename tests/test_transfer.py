@@ -86,13 +86,20 @@ def test_predictive_gain_and_task_holdout(sim):
     metrics = transfer.holdout_metrics(hold)
     for col in ("domain_coverage", "no_domain_coverage", "baseline_population_mean_mae"):
         assert col in metrics.columns
+    by_domain = metrics.loc[0, "domain_elpd"] - metrics.loc[0, "no_domain_elpd"]
+    assert metrics.loc[0, "domain_gain_elpd"] == pytest.approx(by_domain)
+    assert np.isfinite(metrics.loc[0, "domain_gain_se"]) and metrics.loc[0, "domain_gain_se"] > 0
     assert 0 <= metrics.loc[0, "domain_coverage"] <= 1
     assert hold["checkpoint"].min() == 1
+    assert (hold["distance"] == 0).all()  # every run of the unseen task is fitted: in range
+    assert hold["domain_pit"].between(0, 1).all() and np.isfinite(hold["link_truth"]).all()
     early = transfer.task_holdout(SPEC, small, tasks=["science_0"], first_checkpoints=3, **TINY)
     assert early["checkpoint"].min() == 4
     assert len(early) == len(hold[hold["checkpoint"] > 3])
     assert "updated_coverage" in transfer.holdout_metrics(early).columns
     assert "no_domain_median" not in early.columns
+    # the updated task extrapolates from its own first checkpoints, not from its run's last
+    assert (early["distance"] > 0).all() and (early["updated_link_scale"] > 0).all()
     with pytest.raises(ValueError, match="first_checkpoints"):
         transfer.task_holdout(SPEC, small, tasks=["science_0"], first_checkpoints=-1)
     fig = plots.plot_predictive_gain(table=gain)

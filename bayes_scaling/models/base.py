@@ -29,7 +29,7 @@ import xarray as xr
 
 from bayes_scaling import discrepancy, fitfile, inference, laws
 from bayes_scaling.chains import fit_chains
-from bayes_scaling.constants import CI_PROB
+from bayes_scaling.constants import CALIBRATED_DISTANCE, CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.errors import closest
 from bayes_scaling.hashing import arrays_digest, digest
@@ -278,7 +278,9 @@ class Prediction:
         """One row per point: grid columns, ``mean, median, lower, upper`` (new run),
         ``mean_lower, mean_upper`` (the expected value, extrapolation error included) at
         probability ``ci``, and the interval's parts: ``share_parameter``, ``share_noise``,
-        ``share_extrapolation``, the fractions of the new run's variance on the link scale."""
+        ``share_extrapolation``, the fractions of the new run's variance on the link scale.
+        ``attrs``: ``ci_prob`` and ``checked``, the farthest distance at which the spec's
+        extrapolation error was checked on held-out runs (reports warn beyond it)."""
         new = summarize_draws(self.draws["new"].to_numpy(), ci)
         law = summarize_draws(self.draws["mean"].to_numpy(), ci)
         out = self.grid.copy()
@@ -288,6 +290,7 @@ class Prediction:
         out["mean_lower"], out["mean_upper"] = law["lower"], law["upper"]
         out = pd.concat([out, self.interval_parts()], axis=1)
         out.attrs["ci_prob"] = ci
+        out.attrs["checked"] = float(self.draws.attrs.get("checked", CALIBRATED_DISTANCE))
         return out
 
     def interval_parts(self) -> pd.DataFrame:
@@ -407,7 +410,9 @@ class Fit:
             delta = error.draw(grid["distance"].to_numpy(), law.shape[0], rng)
         kind = m.response_link
         new = discrepancy.shift(kind, new, delta)
-        return Prediction.assemble(grid, law=law, new=new, delta=delta, link=kind)
+        return Prediction.assemble(
+            grid, law=law, new=new, delta=delta, link=kind, attrs={"checked": error.checked}
+        )
 
     # --- files ----------------------------------------------------------------------------
     def save(

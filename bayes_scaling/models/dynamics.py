@@ -136,6 +136,7 @@ class DynamicsModel(ScalingModel):
         self.runs = tuple(sorted(t["run"].unique()))
         self.run_params = t.groupby("run")["params"].first().to_dict()
         self.run_last_tokens = t.groupby("run")["tokens"].max().to_dict()
+        self.last_tokens = t.groupby(["run", "task"])["tokens"].max().to_dict()
         self.task_chance = t.groupby("task")["chance"].first().to_dict()
         self.task_items = t.groupby("task")["n_items"].first().to_dict()
         self.refs = {
@@ -469,15 +470,21 @@ class DynamicsModel(ScalingModel):
         """How far each point lies beyond the fitted data.
 
         ``params_decades``: decades of N beyond the largest fitted run; ``tokens_decades``:
-        decades of D beyond the run's last fitted checkpoint (for a new run, beyond the last
-        fitted checkpoint of any run); ``extrapolation`` their sum; ``distance`` the larger
-        (the unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` flags points whose run the
-        fit never saw (a new size; ``new_task`` and ``new_domain`` come with every prediction,
-        :func:`bayes_scaling.models.base.flag_new_groups`).
+        decades of D beyond the last fitted checkpoint of the run and task (of the run, for a
+        task the run was not fitted on; of any run, for a new run: a task updated with its
+        first checkpoints extrapolates from them); ``extrapolation`` their sum; ``distance`` the
+        larger (the unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` flags points whose
+        run the fit never saw (a new size; ``new_task`` and ``new_domain`` come with every
+        prediction, :func:`bayes_scaling.models.base.flag_new_groups`).
         """
         params = grid["params"].to_numpy()
         tokens = grid["tokens"].to_numpy()
-        last = np.array([self.run_last_tokens.get(r, self.max_tokens) for r in grid["run"]])
+        last = np.array(
+            [
+                self.last_tokens.get((r, t), self.run_last_tokens.get(r, self.max_tokens))
+                for r, t in zip(grid["run"], grid["task"], strict=True)
+            ]
+        )
         p_dec = np.maximum(0.0, np.log10(params / self.max_params))
         t_dec = np.maximum(0.0, np.log10(tokens / last))
         return pd.DataFrame(
