@@ -124,8 +124,7 @@ def trajectory_ladders(root: Path) -> dict[str, dict]:
         "olmo_ladder_size": (olmo_spec, olmo, "params", [4e8, 8e8, 1.3e9]),
     }
     ladders = {
-        name: {"spec": s, "data": d, "by": by, "cutoffs": c, "dataset": name.rsplit("_", 1)[0]}
-        for name, (s, d, by, c) in cuts.items()
+        name: {"spec": s, "data": d, "by": by, "cutoffs": c} for name, (s, d, by, c) in cuts.items()
     }
     # an unseen task updated with its first 3 checkpoints per run, its later ones predicted
     # (transfer.task_holdout; the runs of bench_dynamics.py's holdout part, a task whose domain
@@ -136,8 +135,9 @@ def trajectory_ladders(root: Path) -> dict[str, dict]:
         "olmo_ladder_task": (olmo_spec, olmo_tasks, OLMO_HOLDOUT),
     }
     for name, (s, d, tasks) in held.items():
-        dataset = name.rsplit("_", 1)[0]
-        ladders[name] = {"spec": s, "data": d, "tasks": tasks, "dataset": dataset, "name": name}
+        ladders[name] = {"spec": s, "data": d, "tasks": tasks}
+    for name, lad in ladders.items():  # the data set is the name's prefix: pythia_size → pythia
+        lad["dataset"] = name.rsplit("_", 1)[0]
     return ladders
 
 
@@ -330,7 +330,7 @@ def run_check(family: dict) -> dict:
     for name, lad in family["ladders"](shared_data_dir()).items():
         dataset = lad.get("dataset", name)
         if "tasks" in lad:  # no fit files kept: refit, predict with the other ladders' term
-            held_tasks[name] = _task_check(lad, lodo[dataset], family["sampler"])
+            held_tasks[name] = _task_check(lad, workdir() / name, lodo[dataset], family["sampler"])
             continue
         specs = {
             "pit": lad["spec"],
@@ -349,9 +349,9 @@ def run_check(family: dict) -> dict:
                     "pit_parametric": points["pit"],
                 }
             )
+            grid = points[bt.fit.model.points(bt.fit.data).columns.drop("truth")]  # its grid
             for column, spec in specs.items():
                 fit = Fit(spec, bt.fit.data, bt.fit.tree, bt.fit.seed)
-                grid = points[fit.model.points(fit.data).columns.drop("truth")]
                 with warnings.catch_warnings():  # a held-out size is a new run on purpose
                     warnings.simplefilter("ignore", NewGroupWarning)
                     pred = fit.predict(grid)
@@ -376,14 +376,14 @@ def run_check(family: dict) -> dict:
     return out
 
 
-def _task_check(lad: dict, term: dict, sampler: dict) -> dict:
+def _task_check(lad: dict, folder: Path, term: dict, sampler: dict) -> dict:
     """Held-out tasks updated with their first checkpoints, predicted with ``term`` (learned
     from the other data sets) on the real prediction path; the same fits as the rungs part."""
     spec = lad["spec"].updated({"extrapolation": term})
     table = transfer.task_holdout(
         spec, lad["data"], tasks=lad["tasks"], first_checkpoints=3, progressbar=False, **sampler
     )
-    parametric = pd.read_csv(workdir() / lad["name"] / "points.csv")
+    parametric = pd.read_csv(folder / "points.csv")  # the rungs part's, same fits
     covered_by = {
         "parametric": parametric["pit"].to_numpy(),
         "leave_one_ladder_out": table["updated_pit"].to_numpy(),
