@@ -141,6 +141,36 @@ def trajectory_ladders(root: Path) -> dict[str, dict]:
     return ladders
 
 
+#: Downstream fits: at most 8 checkpoints per run after the first 10% of its tokens.
+DOWNSTREAM = {"data": {"max_checkpoints": 8}}
+
+
+def downstream_ladders(root: Path) -> dict[str, dict]:
+    """Every public ladder of accuracy against loss, cut by size, with the check targets of
+    ``bench_downstream.py`` left out (the OLMo 3B runs, Gadre's 1.4B runs): the term is learned
+    below them and checked on them."""
+    olmo = load_olmo_ladder(root / "olmo-ladder").where(task=OLMO_TASKS)
+    olmo = olmo.select(
+        "params < 2e9 and ~run.str.endswith('rerun') and ~run.str.endswith('-0.5xC')"
+    )
+    gadre = load(root / "overtraining" / "raw" / "exp_data").select("params < 1e9")
+    gem = load_gemstones(root / "trajectories" / "gemstones")
+    from_train_loss = {"input": {"task": "train_loss", "metric": "loss", "per_task": False}}
+    cuts = {
+        "olmo_ladder": (load_spec("accuracy_sigmoid"), olmo, [4e8, 8e8]),
+        "gadre": (
+            load_spec("error_sigmoid").updated({"response": {"tasks": "avg17"}}),
+            gadre,
+            [1e8, 2e8],
+        ),
+        "gemstones": (load_spec("accuracy_sigmoid").updated(from_train_loss), gem, [1.2e8, 5.5e8]),
+    }
+    return {
+        name: {"spec": s.updated(DOWNSTREAM), "data": d, "by": "params", "cutoffs": c}
+        for name, (s, d, c) in cuts.items()
+    }
+
+
 def task_points(lad: dict, **sampler) -> pd.DataFrame:
     """The later checkpoints of each held-out task, updated with its first ones, as rung-out
     points (``selection`` names the task: one backtest, one ``z``, per task)."""
@@ -259,6 +289,13 @@ FAMILIES: dict[str, dict] = {
         "sampler": {},
         "results": "calibration",
         "title": "Loss family",
+    },
+    "downstream": {
+        "ladders": downstream_ladders,
+        "learn_from": None,  # all
+        "sampler": TRAJECTORY_SAMPLER,
+        "results": "calibration_downstream",
+        "title": "Accuracy from loss",
     },
     "dynamics": {
         "ladders": trajectory_ladders,

@@ -206,6 +206,9 @@ class DownstreamModel(ScalingModel):
         self.loss_ref = float(np.median(loss))
         self.loss_min = float(loss.min())
         self.loss_range = float(loss.max() - loss.min()) or 1.0
+        n, d = table["params"].to_numpy(float), table["tokens"].to_numpy(float)
+        self.max_params = float(n.max())
+        self.max_compute = float(laws.flops(n, d).max())
 
     def _rows(self, data: Observations, tasks: Sequence[str] | None) -> pd.DataFrame:
         """Response rows of ``data`` (restricted to ``tasks`` unless ``None``) with their loss."""
@@ -616,13 +619,21 @@ class DownstreamModel(ScalingModel):
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
         """``loss_below_fit``: how far the (median) loss lies below the lowest loss the task
         was fitted on (the domain's, or the fit's, for a new task); ``extrapolation``: that
-        as a fraction of the fitted loss range. Chained grids also carry the loss fit's
-        ``compute_decades``, ``params_decades`` and ``distance`` (whose extrapolation error the
-        chained loss draws already include)."""
+        as a fraction of the fitted loss range. ``distance`` (decades, the unit of
+        :mod:`bayes_scaling.discrepancy`): a chained grid carries the loss fit's (with its
+        ``compute_decades`` and ``params_decades``); a grid with ``params`` and ``tokens``
+        gets the larger of the compute and parameter decades beyond this fit's largest run;
+        a grid of losses alone has none (and so no extrapolation error)."""
         loss = grid["loss"].to_numpy(dtype="float64")
         low = grid["task"].map(self.task_info["loss_min"]).fillna(self.loss_min).to_numpy()
         below = np.maximum(0.0, low - loss)
-        return pd.DataFrame({"extrapolation": below / self.loss_range, "loss_below_fit": below})
+        out = pd.DataFrame({"extrapolation": below / self.loss_range, "loss_below_fit": below})
+        if "distance" not in grid.columns and {"params", "tokens"} <= set(grid.columns):
+            n, d = grid["params"].to_numpy(float), grid["tokens"].to_numpy(float)
+            out["compute_decades"] = np.maximum(0.0, np.log10(laws.flops(n, d) / self.max_compute))
+            out["params_decades"] = np.maximum(0.0, np.log10(n / self.max_params))
+            out["distance"] = np.maximum(out["compute_decades"], out["params_decades"])
+        return out
 
     # --- baselines ------------------------------------------------------------------------
     def baseline_predictions(
