@@ -48,7 +48,7 @@ class Calibration:
     (the backtest and its fit file in the sweep folder), the family's point columns,
     ``truth``, ``median, lower, upper``, ``distance``, ``pit``, ``link_*`` (see
     :func:`bayes_scaling.validate.predictive_position`), errors and baselines. ``fits``: the
-    sweep's :func:`~bayes_scaling.cluster.collect` table (failed cut-offs included).
+    sweep's :func:`~bayes_scaling.sweep_files.collect` table (failed cut-offs included).
     """
 
     points: pd.DataFrame

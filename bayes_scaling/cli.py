@@ -338,7 +338,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     prediction = _prediction(fit, args)
     table = prediction.table(ci=args.ci)
     if args.average:
-        from bayes_scaling.models.downstream import aggregate_tasks
+        from bayes_scaling.models.task_sets import aggregate_tasks
 
         average = aggregate_tasks(prediction, tasks=args.tasks).table(ci=args.ci)
         table = pd.concat([table, average], ignore_index=True)
@@ -462,7 +462,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from bayes_scaling import report
-    from bayes_scaling.cluster import collect
+    from bayes_scaling.sweep_files import collect
 
     table = collect(args.directory)
     _emit(table.to_csv(index=False) if args.out else report.format_table(table), args.out)

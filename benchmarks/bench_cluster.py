@@ -26,9 +26,10 @@ from pathlib import Path
 
 from distributed import Client
 
-from bayes_scaling.cluster import local_cluster, sweep
+from bayes_scaling.cluster import sweep
 from bayes_scaling.fitfile import versions
 from bayes_scaling.inference import available_cpus
+from bayes_scaling.workers import local_cluster
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster.json"
 SWEEP = {

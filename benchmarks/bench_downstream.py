@@ -37,7 +37,7 @@ from bayes_scaling.data.olmo_ladder import PARAMS, load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
-from bayes_scaling.models.downstream import aggregate_tasks
+from bayes_scaling.models.task_sets import aggregate_tasks
 from bayes_scaling.spec import load_spec
 
 PARTS = ("gadre", "olmo", "holdout", "timing")

@@ -22,18 +22,14 @@ from distributed import Client
 
 import bayes_scaling as bs
 from bayes_scaling import inference
-from bayes_scaling.cluster import (
-    collect,
-    fit_chains,
-    is_done,
-    local_cluster,
-    slurm_cluster,
-    sweep,
-)
+from bayes_scaling.chains import fit_chains
+from bayes_scaling.cluster import sweep
 from bayes_scaling.data.simulate import simulate_chinchilla
 from bayes_scaling.inference import diagnose
 from bayes_scaling.sweep import expand
+from bayes_scaling.sweep_files import collect, is_done
 from bayes_scaling.validate import Backtest
+from bayes_scaling.workers import local_cluster, slurm_cluster
 
 TINY = {"draws": 50, "tune": 50, "chains": 2}
 

@@ -15,12 +15,9 @@ from bayes_scaling import baselines, laws
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.data.simulate import simulate_downstream, simulate_overtraining
 from bayes_scaling.models import model_for
-from bayes_scaling.models.downstream import (
-    DownstreamModel,
-    aggregate_tasks,
-    predict_new_task,
-    resolve_tasks,
-)
+from bayes_scaling.models.downstream import DownstreamModel
+from bayes_scaling.models.task_sets import aggregate_tasks, resolve_tasks
+from bayes_scaling.models.unseen_tasks import predict_new_task
 from bayes_scaling.priors import SpecError
 from bayes_scaling.spec import load_spec
 

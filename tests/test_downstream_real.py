@@ -13,7 +13,7 @@ from bayes_scaling.data.gadre import HOLDOUT, load_gadre
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
-from bayes_scaling.models.downstream import aggregate_tasks
+from bayes_scaling.models.task_sets import aggregate_tasks
 from bayes_scaling.spec import load_spec
 
 pytestmark = pytest.mark.slow

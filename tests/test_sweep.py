@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bayes_scaling.cluster import FitLock, collect
 from bayes_scaling.data import load
 from bayes_scaling.data.simulate import simulate_chinchilla
+from bayes_scaling.locks import FitLock
 from bayes_scaling.sweep import (
     Selection,
     Sweep,
@@ -23,6 +23,7 @@ from bayes_scaling.sweep import (
     leave_one_out,
     tasks_frame,
 )
+from bayes_scaling.sweep_files import collect
 
 BASE = {
     "name": "t",
@@ -198,7 +199,7 @@ def test_lock_without_heartbeat_goes_stale(tmp_path):
 
 
 def test_held_lock_is_refreshed(tmp_path, monkeypatch):
-    monkeypatch.setattr("bayes_scaling.cluster._HEARTBEAT", 0.05)
+    monkeypatch.setattr("bayes_scaling.locks._HEARTBEAT", 0.05)
     lock = FitLock(tmp_path / "x.lock", stale_after=0.4)
     assert lock.try_acquire()
     time.sleep(0.8)

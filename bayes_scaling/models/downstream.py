@@ -28,16 +28,15 @@ group column, e.g. ``dataset``) with ``loss_fit=`` (chained through a loss-famil
 posterior draw of the loss is paired with one draw of the downstream posterior, so the loss
 uncertainty flows into the error). Tasks come from a ``task`` column or ``tasks=`` (a preset
 ``"avg17"``/``"avg46"``, a comma-separated list or ``"all"``). Tasks absent from the fit are
-drawn from their domain's population (:func:`bayes_scaling.hierarchy.draw`);
-:func:`predict_new_task` also conditions such a task on a few observations.
+drawn from their domain's population (:func:`bayes_scaling.hierarchy.draw`). Chaining is in
+:mod:`bayes_scaling.models.chaining`, task sets and their averages in
+:mod:`bayes_scaling.models.task_sets`, an unseen task updated by a few of its observations in
+:mod:`bayes_scaling.models.unseen_tasks`.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,10 +48,11 @@ import xarray as xr
 from bayes_scaling import hierarchy, laws
 from bayes_scaling.baselines import downstream_baselines
 from bayes_scaling.data.domains import domain_of
-from bayes_scaling.data.gadre import TASKS_17, TASKS_46
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
-from bayes_scaling.models.base import Fit, Prediction, ScalingModel, positive_column
+from bayes_scaling.models.base import ScalingModel, positive_column
+from bayes_scaling.models.chaining import ChainedLoss, chain
+from bayes_scaling.models.task_sets import TASK_SETS, resolve_tasks
 from bayes_scaling.spec import SpecError
 
 FORM_PARAMS: dict[str, tuple[str, ...]] = {
@@ -70,49 +70,8 @@ NOISE_PARAM: dict[str, str | None] = {
     "beta": "kappa",
     "student_t": "sigma",
 }
-#: Named task sets (``tasks = "avg17"``).
-TASK_SETS: dict[str, tuple[str, ...]] = {"avg17": TASKS_17, "avg46": TASKS_46}
-#: Columns that belong to one task of a grid point (dropped when averaging over tasks).
-PER_TASK_COLUMNS: tuple[str, ...] = (
-    "task",
-    "domain",
-    "chance",
-    "n_items",
-    "new_task",
-    "new_domain",
-    "truth",
-    "loss",
-    "extrapolation",
-    "loss_below_fit",
-)
 _CHECKPOINTS = ("final", "all", "after")
 _P_MIN = 1e-6
-
-
-def resolve_tasks(tasks: str | Sequence[str], available: Sequence[str] = ()) -> tuple[str, ...]:
-    """Task names from a preset (``"avg17"``, ``"avg46"``), ``"all"`` (= ``available``), a
-    comma-separated string or a list."""
-    if isinstance(tasks, str):
-        if tasks in TASK_SETS:
-            return TASK_SETS[tasks]
-        if tasks == "all":
-            if not available:
-                raise DataError("tasks='all' needs the fitted tasks, and there are none")
-            return tuple(available)
-        names = tuple(t.strip() for t in tasks.split(",") if t.strip())
-    else:
-        names = tuple(str(t) for t in tasks)
-    if not names:
-        raise DataError(f"no task names in {tasks!r}")
-    return names
-
-
-@dataclass(eq=False)
-class _ChainedLoss:
-    """Loss draws of a chained grid, ``(n_loss_samples, n_points)`` each."""
-
-    mean: np.ndarray
-    new: np.ndarray
 
 
 class DownstreamModel(ScalingModel):
@@ -420,7 +379,7 @@ class DownstreamModel(ScalingModel):
         out["task"] = out["task"].astype(str)
         self._task_columns(out, source)
         if chained:
-            self._chain(out, loss_fit, source)
+            chain(self, out, loss_fit, source)
         return out
 
     def _task_columns(self, out: pd.DataFrame, source: str) -> None:
@@ -453,60 +412,6 @@ class DownstreamModel(ScalingModel):
                 f"the {self.kind} likelihood needs its item count in an 'n_items' column"
             )
         out["new_task"] = ~known
-
-    def _chain(self, out: pd.DataFrame, loss_fit: Any, source: str) -> None:
-        fits = _loss_fits(loss_fit)
-        in_metric = self.spec.get("input.metric", "loss")
-        if self.per_task:
-            need = sorted(set(out["task"]))
-            lacking = [t for t in need if t not in fits]
-            if lacking:
-                raise DataError(
-                    f"{source}: per-task input losses need a loss fit for every task; none for "
-                    f"{lacking[:5]} (have {sorted(fits)[:8]})"
-                )
-            which = out["task"].to_numpy()
-        else:
-            in_task = self.spec.require("input.task", str)
-            if len(fits) != 1:
-                raise DataError(f"{source}: the input loss {in_task!r} needs one loss fit")
-            (fit,) = fits.values()
-            fits = {in_task: fit}
-            which = np.full(len(out), in_task, dtype=object)
-        n_samples = min(
-            f.posterior.sizes["chain"] * f.posterior.sizes["draw"] for f in fits.values()
-        )
-        mean = np.empty((n_samples, len(out)))
-        new = np.empty_like(mean)
-        out["compute_decades"] = 0.0
-        out["params_decades"] = 0.0
-        out["distance"] = 0.0
-        for name in sorted(set(which)):
-            fit = fits[name]
-            resp_task = fit.spec.get("response.task")
-            resp_metric = fit.spec.get("response.metric", "loss")
-            if fit.spec.family != "loss":
-                raise SpecError(f"{source}: loss_fit for {name!r} is a {fit.spec.family!r} fit")
-            if resp_metric != in_metric or (not self.per_task and resp_task != name):
-                raise DataError(
-                    f"{source}: the loss fit models task={resp_task!r}, metric={resp_metric!r}, "
-                    f"but this downstream fit's input is task={name!r}, metric={in_metric!r}"
-                )
-            rows = np.flatnonzero(which == name)
-            group = fit.spec.get("groups.by", "dataset")
-            keys = ["params", "tokens"] + ([group] if group in out.columns else [])
-            sub = out.iloc[rows][keys]
-            uniq = sub.drop_duplicates().reset_index(drop=True)
-            pred = fit.predict(uniq)
-            pos = sub.merge(uniq.reset_index(), on=keys, how="left")["index"].to_numpy()
-            mean[:, rows] = pred.draws["mean"].to_numpy()[:n_samples, pos]
-            new[:, rows] = pred.draws["new"].to_numpy()[:n_samples, pos]
-            extra = pred.grid
-            out.loc[rows, "compute_decades"] = extra["extrapolation"].to_numpy()[pos]
-            out.loc[rows, "params_decades"] = extra["params_decades"].to_numpy()[pos]
-            out.loc[rows, "distance"] = extra["distance"].to_numpy()[pos]
-        out["loss"] = np.median(mean, axis=0)
-        out.attrs["chained_loss"] = _ChainedLoss(mean, new)
 
     # --- prediction -----------------------------------------------------------------------
     def task_draws(
@@ -556,7 +461,7 @@ class DownstreamModel(ScalingModel):
         n = next(iter(v.values())).shape[0]
         chance = grid["chance"].to_numpy(dtype="float64")[None, :]
         chained = grid.attrs.get("chained_loss")
-        if isinstance(chained, _ChainedLoss):
+        if isinstance(chained, ChainedLoss):
             m = chained.mean.shape[0]
             idx = rng.choice(m, size=n, replace=m < n)  # pair each draw with one loss draw
             loss_mean, loss_new = chained.mean[idx], chained.new[idx]
@@ -667,165 +572,3 @@ def _select_checkpoints(rows: pd.DataFrame, spec) -> pd.DataFrame:
         pick = tokens[np.unique(np.rint(np.linspace(0, len(tokens) - 1, most)).astype(int))]
         keep.append(part[part["tokens"].isin(pick)])
     return pd.concat(keep)
-
-
-def _loss_fits(loss_fit: Any) -> dict[str, Fit]:
-    """``{input task: Fit}`` from a Fit, a path, a mapping, or a folder of ``<task>.nc``."""
-    if isinstance(loss_fit, Fit):
-        return {str(loss_fit.spec.get("response.task")): loss_fit}
-    if isinstance(loss_fit, Mapping):
-        return {str(k): (f if isinstance(f, Fit) else Fit.load(f)) for k, f in loss_fit.items()}
-    path = Path(loss_fit)
-    if path.is_dir():
-        files = sorted(path.glob("*.nc"))
-        if not files:
-            raise DataError(f"{path}: no loss fit files (*.nc) in this folder")
-        return {f.stem: Fit.load(f) for f in files}
-    fit = Fit.load(path)
-    return {str(fit.spec.get("response.task")): fit}
-
-
-# --- aggregates, unseen tasks -----------------------------------------------------------------
-
-
-def aggregate_tasks(
-    prediction: Prediction,
-    *,
-    tasks: str | Sequence[str] | None = None,
-    name: str | None = None,
-) -> Prediction:
-    """Average a per-task prediction over tasks, draw by draw.
-
-    Points that differ only in their task are averaged (the other grid columns identify an
-    aggregate point; with none, the ``loss``). Every aggregate point must have every task of
-    the set, so averages are always over the same tasks.
-
-    Parameters
-    ----------
-    prediction
-        A downstream :class:`~bayes_scaling.models.base.Prediction` with a ``task`` coordinate.
-    tasks
-        The task set (a preset such as ``"avg17"``, a list, or ``None`` for all tasks present).
-    name
-        The ``task`` label of the aggregate (default: the preset name, or ``"avg<n>"``).
-
-    Returns
-    -------
-    Prediction
-        ``mean`` and ``new`` averaged; ``task = name``, ``n_tasks``, ``truth`` (mean over tasks
-        when every task has one), ``extrapolation`` and ``loss_below_fit`` (largest over tasks),
-        ``loss`` (mean over tasks).
-    """
-    grid = prediction.grid
-    if "task" not in grid.columns:
-        raise DataError("aggregate_tasks needs a prediction with a 'task' column")
-    present = tuple(dict.fromkeys(grid["task"]))
-    names = present if tasks is None else resolve_tasks(tasks, present)
-    label = name or (tasks if isinstance(tasks, str) and tasks in TASK_SETS else f"avg{len(names)}")
-    keep = grid["task"].isin(names).to_numpy()
-    sub = grid[keep].reset_index(drop=True)
-    keys = [c for c in sub.columns if c not in PER_TASK_COLUMNS]
-    if not keys:
-        keys = ["loss"]
-    codes, groups = pd.factorize(pd.MultiIndex.from_frame(sub[keys].astype(object)))
-    counts = sub.groupby(codes)["task"].nunique().to_numpy()
-    if not np.all(counts == len(names)):
-        g = int(np.flatnonzero(counts != len(names))[0])
-        raise DataError(
-            f"aggregate point {dict(zip(keys, groups[g], strict=True))} has {counts[g]} of the "
-            f"{len(names)} tasks; every point must have all of them"
-        )
-    draws = {}
-    for var in ("law", "mean", "new"):
-        x = prediction.draws[var].to_numpy()[:, keep]
-        draws[var] = np.stack([x[:, codes == g].mean(axis=1) for g in range(len(groups))], 1)
-    table = pd.DataFrame(list(groups), columns=keys)
-    by = sub.groupby(codes)
-    table["task"] = label
-    table["n_tasks"] = len(names)
-    for col, how in (("extrapolation", "max"), ("loss_below_fit", "max"), ("loss", "mean")):
-        if col in sub.columns and col not in keys:
-            table[col] = by[col].agg(how).to_numpy()
-    if "truth" in sub.columns:
-        table["truth"] = by["truth"].agg(lambda s: s.mean() if s.notna().all() else np.nan)
-    kind = prediction.draws.attrs.get("response_link", "identity")
-    delta = laws.link(kind, draws["mean"]) - laws.link(kind, draws["law"])
-    return Prediction.assemble(table, law=draws["law"], new=draws["new"], delta=delta, link=kind)
-
-
-def predict_new_task(
-    fit: Fit,
-    grid: pd.DataFrame,
-    *,
-    observations: Observations | None = None,
-    seed: int = 0,
-    min_ess: float = 50.0,
-    **options: Any,
-) -> Prediction:
-    """Predict tasks absent from the fit, optionally conditioned on a few observations.
-
-    Without ``observations`` this is ``fit.predict``: an unseen task's parameters are drawn
-    from its domain's population. With them, a cheap conditional update: each posterior draw
-    of the population gives one draw of the new task's parameters, weighted by the likelihood
-    of its observations (the same likelihood as the fit), and the draws are resampled by
-    weight (sampling-importance-resampling). The domain and global hyperparameters stay at
-    their fitted posterior — the few new observations are assumed not to move them — so this
-    equals refitting with the task included up to that feedback. When the weights' effective
-    sample size falls below ``min_ess`` a warning recommends a refit
-    (``model_for(fit.spec, data).fit()`` with the rows added).
-
-    Parameters
-    ----------
-    fit
-        A downstream fit.
-    grid
-        Points to predict (as :meth:`~bayes_scaling.models.base.Fit.predict`; unseen tasks
-        need ``chance`` and, for count likelihoods, ``n_items``, and ``domain`` unless the
-        default domain map knows them).
-    observations
-        Tidy rows (response and input loss, as the fit's data) of the unseen task(s).
-    options
-        ``tasks=``, ``loss_fit=`` as for ``fit.predict``.
-
-    Returns
-    -------
-    Prediction
-        ``draws.attrs["ess"]`` holds the importance-sampling ESS per updated task.
-    """
-    model = fit.model
-    if not isinstance(model, DownstreamModel):
-        raise SpecError(f"{fit.spec.source}: predict_new_task needs a downstream fit")
-    grid = model.check_grid(grid, **options)
-    rng = np.random.default_rng(seed)
-    posterior = hierarchy.stacked(fit.posterior)
-    v = model.task_draws(posterior, grid, rng)
-    ess: dict[str, float] = {}
-    if observations is not None:
-        obs = model._rows(observations, None)
-        for task, rows in obs.groupby("task"):
-            if task in model.tasks:
-                raise DataError(f"task {task!r} is in the fit; refit to update a fitted task")
-            cols = np.flatnonzero(grid["task"].to_numpy() == task)
-            if not len(cols):
-                continue
-            probe = rows.assign(**{c: grid[c].iloc[cols[0]] for c in ("domain", "chance")})
-            w = model.task_draws(posterior, probe, rng)  # one draw per sample, every row
-            logw = model._loglik(w, probe)
-            weights = np.exp(logw - logw.max())
-            weights /= weights.sum()
-            ess[str(task)] = float(1.0 / np.sum(weights**2))
-            if ess[str(task)] < min_ess:
-                warnings.warn(
-                    f"new task {task!r}: importance-sampling ESS {ess[str(task)]:.0f} < "
-                    f"{min_ess:g}; the observations are too informative for a cheap update — "
-                    "refit with them included",
-                    stacklevel=2,
-                )
-            idx = rng.choice(len(weights), size=len(weights), p=weights)
-            for k in v:  # resample whole samples: the task's parameters and the loss shift
-                v[k][:, cols] = v[k][idx][:, cols] if k == "loss_shift" else w[k][idx, :1]
-    mean, new = model._predict_from(v, grid, rng)
-    grid = pd.concat([grid, model.extrapolation(grid)], axis=1)
-    return Prediction.assemble(
-        grid, law=mean, new=new, link=model.response_link, attrs={"ess": ess}
-    )

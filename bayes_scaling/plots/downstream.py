@@ -14,7 +14,8 @@ from scipy.special import expit
 
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.models.base import Fit
-from bayes_scaling.models.downstream import DownstreamModel, resolve_tasks
+from bayes_scaling.models.downstream import DownstreamModel
+from bayes_scaling.models.task_sets import resolve_tasks
 from bayes_scaling.plots.common import band
 from bayes_scaling.report import interval_label
 

@@ -1,0 +1,106 @@
+"""Chaining a downstream fit to loss fits: ``(N, D) → loss → error``, the uncertainty carried.
+
+A chained grid gives ``params, tokens`` (and the loss fit's group column) instead of ``loss``.
+:func:`chain` predicts the loss at those points with the loss-family fit(s) — one per input
+task when each task has its own loss (``[input] per_task``) — and hands their draws to the
+downstream prediction (``grid.attrs["chained_loss"]``), which pairs each posterior draw of the
+downstream law with one draw of the loss. The grid also gets the loss fit's distance from its
+data (``compute_decades``, ``params_decades``, ``distance``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from bayes_scaling.data.schema import DataError
+from bayes_scaling.models.base import Fit
+from bayes_scaling.spec import SpecError
+
+if TYPE_CHECKING:
+    from bayes_scaling.models.downstream import DownstreamModel
+
+
+@dataclass(eq=False)
+class ChainedLoss:
+    """Loss draws of a chained grid, ``(n_loss_samples, n_points)`` each."""
+
+    mean: np.ndarray
+    new: np.ndarray
+
+
+def loss_fits(loss_fit: Any) -> dict[str, Fit]:
+    """``{input task: Fit}`` from a Fit, a path, a mapping, or a folder of ``<task>.nc``."""
+    if isinstance(loss_fit, Fit):
+        return {str(loss_fit.spec.get("response.task")): loss_fit}
+    if isinstance(loss_fit, Mapping):
+        return {str(k): (f if isinstance(f, Fit) else Fit.load(f)) for k, f in loss_fit.items()}
+    path = Path(loss_fit)
+    if path.is_dir():
+        files = sorted(path.glob("*.nc"))
+        if not files:
+            raise DataError(f"{path}: no loss fit files (*.nc) in this folder")
+        return {f.stem: Fit.load(f) for f in files}
+    fit = Fit.load(path)
+    return {str(fit.spec.get("response.task")): fit}
+
+
+def chain(model: DownstreamModel, out: pd.DataFrame, loss_fit: Any, source: str) -> None:
+    """Put the loss fit(s)' draws at the grid ``out``'s ``params, tokens`` into
+    ``out.attrs["chained_loss"]`` (in place), with ``loss`` (their median) and the loss fit's
+    distance columns."""
+    fits = loss_fits(loss_fit)
+    in_metric = model.spec.get("input.metric", "loss")
+    if model.per_task:
+        need = sorted(set(out["task"]))
+        lacking = [t for t in need if t not in fits]
+        if lacking:
+            raise DataError(
+                f"{source}: per-task input losses need a loss fit for every task; none for "
+                f"{lacking[:5]} (have {sorted(fits)[:8]})"
+            )
+        which = out["task"].to_numpy()
+    else:
+        in_task = model.spec.require("input.task", str)
+        if len(fits) != 1:
+            raise DataError(f"{source}: the input loss {in_task!r} needs one loss fit")
+        (fit,) = fits.values()
+        fits = {in_task: fit}
+        which = np.full(len(out), in_task, dtype=object)
+    n_samples = min(f.posterior.sizes["chain"] * f.posterior.sizes["draw"] for f in fits.values())
+    mean = np.empty((n_samples, len(out)))
+    new = np.empty_like(mean)
+    out["compute_decades"] = 0.0
+    out["params_decades"] = 0.0
+    out["distance"] = 0.0
+    for name in sorted(set(which)):
+        fit = fits[name]
+        resp_task = fit.spec.get("response.task")
+        resp_metric = fit.spec.get("response.metric", "loss")
+        if fit.spec.family != "loss":
+            raise SpecError(f"{source}: loss_fit for {name!r} is a {fit.spec.family!r} fit")
+        if resp_metric != in_metric or (not model.per_task and resp_task != name):
+            raise DataError(
+                f"{source}: the loss fit models task={resp_task!r}, metric={resp_metric!r}, "
+                f"but this downstream fit's input is task={name!r}, metric={in_metric!r}"
+            )
+        rows = np.flatnonzero(which == name)
+        group = fit.spec.get("groups.by", "dataset")
+        keys = ["params", "tokens"] + ([group] if group in out.columns else [])
+        sub = out.iloc[rows][keys]
+        uniq = sub.drop_duplicates().reset_index(drop=True)
+        pred = fit.predict(uniq)
+        pos = sub.merge(uniq.reset_index(), on=keys, how="left")["index"].to_numpy()
+        mean[:, rows] = pred.draws["mean"].to_numpy()[:n_samples, pos]
+        new[:, rows] = pred.draws["new"].to_numpy()[:n_samples, pos]
+        extra = pred.grid
+        out.loc[rows, "compute_decades"] = extra["extrapolation"].to_numpy()[pos]
+        out.loc[rows, "params_decades"] = extra["params_decades"].to_numpy()[pos]
+        out.loc[rows, "distance"] = extra["distance"].to_numpy()[pos]
+    out["loss"] = np.median(mean, axis=0)
+    out.attrs["chained_loss"] = ChainedLoss(mean, new)
