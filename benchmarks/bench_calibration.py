@@ -3,10 +3,12 @@ learned from it (issue 14). ``--family loss``: every ladder with a loss response
 Epoch's Chinchilla points, the OLMo ladder, the data-constrained runs, Gemstones).
 ``--family dynamics``: the checkpoint trajectories of Pythia, Gemstones and the OLMo ladder,
 cut by model size (a new size) and, on Pythia and Gemstones, by tokens (later checkpoints).
+``--family downstream``: accuracy from loss (the sigmoid) on the OLMo ladder, Gadre's testbed
+and Gemstones, cut by size, predicted at each held-out run's observed loss.
 
-Run: ``.venv/bin/python benchmarks/bench_calibration.py [--family loss|dynamics] [--parts
-rungs meta check]`` (writes ``benchmarks/results/calibration.json``, or
-``calibration_dynamics.json``, and ``calibration_*.png``; fit files go to
+Run: ``.venv/bin/python benchmarks/bench_calibration.py [--family loss|dynamics|downstream]
+[--parts rungs meta check]`` (writes ``benchmarks/results/calibration.json``, or
+``calibration_<family>.json``, and ``calibration_*.png``; fit files go to
 ``$BAYES_SCALING_CALIBRATION_DIR``, default ``~/.cache/bayes_scaling/calibration``, so a rerun
 resumes).
 

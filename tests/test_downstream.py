@@ -14,7 +14,7 @@ import pytest
 from bayes_scaling import baselines, laws
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.data.simulate import simulate_downstream, simulate_overtraining
-from bayes_scaling.models import model_for
+from bayes_scaling.models import Fit, model_for
 from bayes_scaling.models.downstream import DownstreamModel
 from bayes_scaling.models.task_sets import aggregate_tasks, resolve_tasks
 from bayes_scaling.models.unseen_tasks import predict_new_task
@@ -173,6 +173,29 @@ def test_unseen_task_is_wider_and_updates_with_observations(fit_binomial, sim):
     assert tu.loc[1, "mean_upper"] - tu.loc[1, "mean_lower"] < width[1]
 
 
+def test_distance_in_decades_and_the_extrapolation_error(fit_binomial):
+    """A grid with params and tokens gets its distance in decades beyond the fit's largest run
+    (compute or N); the spec's term is zero inside and widens the interval beyond, for each
+    task and for their average alike."""
+    model = fit_binomial.model
+    n = model.max_params * np.array([0.5, 10.0])
+    grid = pd.DataFrame({"loss": [2.9, 2.9], "params": n, "tokens": 20 * n})
+    spec = fit_binomial.spec.updated({"extrapolation": {"rate": 0}})
+    off = Fit(spec, fit_binomial.data, fit_binomial.tree, fit_binomial.seed)
+    t_off = off.predict(grid, tasks="all").table()
+    t_on = fit_binomial.predict(grid, tasks="all").table()
+    assert fit_binomial.spec.extrapolation_error.rate is not None  # the shipped term
+    inside, far = t_on["params"] < model.max_params, t_on["params"] > model.max_params
+    np.testing.assert_allclose(t_on.loc[far, "params_decades"], 1.0)
+    assert (t_on.loc[inside, "distance"] == 0).all() and (t_on.loc[far, "distance"] >= 1).all()
+    for col in ("median", "lower", "upper"):
+        np.testing.assert_array_equal(t_on.loc[inside, col], t_off.loc[inside, col])
+    wider = (t_on["upper"] - t_on["lower"]) > (t_off["upper"] - t_off["lower"])
+    assert wider[far].all() and (t_on.loc[far, "share_extrapolation"] > 0).all()
+    avg = aggregate_tasks(fit_binomial.predict(grid, tasks="all")).table()
+    assert avg["distance"].tolist() == t_on.groupby("params")["distance"].max().tolist()
+
+
 def test_chained_prediction_carries_loss_uncertainty(fit_binomial):
     ot = simulate_overtraining(seed=0, sigma=0.08)  # noisy runs: an uncertain loss at 6.9B
     loss_spec = load_spec("loss_overtraining")
@@ -197,8 +220,6 @@ def test_beta_likelihood_fit_and_save_roundtrip(tmp_path):
     fit = model_for(_spec("beta"), sim.observations).fit(seed=0, **TINY)
     assert "kappa" in fit.posterior
     path = fit.save(tmp_path / "ds.nc")
-    from bayes_scaling.models.base import Fit
-
     again = Fit.load(path)
     t = again.predict(pd.DataFrame({"loss": [3.0]}), tasks="all").table()
     assert len(t) == 4 and t["upper"].le(1).all()

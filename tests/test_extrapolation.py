@@ -90,7 +90,14 @@ def test_bad_extrapolation_tables_name_the_key(table, match):
 
 
 def test_shipped_specs_carry_the_learned_rate():
-    for name in ("loss_chinchilla", "loss_overtraining", "task_dynamics"):
+    for name in (
+        "loss_chinchilla",
+        "loss_overtraining",
+        "task_dynamics",
+        "accuracy_sigmoid",
+        "error_sigmoid",
+        "error_from_loss",
+    ):
         rate = load_spec(name).extrapolation_error.rate
         assert rate is not None and rate.dist == "LogNormal"
 
