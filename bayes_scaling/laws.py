@@ -170,6 +170,26 @@ def sigmoid_bounds(floor_fraction: Any, height_fraction: Any, chance: Any) -> tu
     return (1.0 - b) * height_fraction, b
 
 
+def exponential_error(loss: Any, v: dict[str, Any], chance: Any, loss_ref: float) -> Any:
+    """A task's error at ``loss`` in the exponential form's parameterisation (``eps_frac``,
+    ``drop``, ``gamma``; ``loss_ref`` the fit's median loss)."""
+    eps = chance_bounded_epsilon(v["eps_frac"], chance)
+    k = error_from_loss_k(eps, v["drop"], v["gamma"], loss_ref)
+    return error_from_loss(loss, eps, k, v["gamma"])
+
+
+def sigmoid_error(loss: Any, v: dict[str, Any], chance: Any, loss_ref: float) -> Any:
+    """A task's error at ``loss`` in the sigmoid form's parameterisation (``floor``, ``height``,
+    ``steep``, ``reach``; ``loss_ref`` the fit's lowest loss)."""
+    a, b = sigmoid_bounds(v["floor"], v["height"], chance)
+    L0 = sigmoid_midpoint(v["reach"], v["steep"], loss_ref)
+    return 1.0 - accuracy_sigmoid(loss, a, -v["steep"], L0, b)
+
+
+#: The downstream family's forms: ``form → error(loss, params, chance, loss_ref)``.
+DOWNSTREAM_ERROR = {"exponential": exponential_error, "sigmoid": sigmoid_error}
+
+
 # --- checkpoint trajectories ----------------------------------------------------------------
 
 

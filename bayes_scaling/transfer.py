@@ -33,6 +33,7 @@ from bayes_scaling import laws
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import stacked
+from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.models.base import Fit, NewGroupWarning
 from bayes_scaling.models.dynamics import DynamicsModel
 from bayes_scaling.report import interval_label
@@ -216,14 +217,9 @@ def _lpd(fit: Fit, grid: pd.DataFrame, truth: np.ndarray, seed: int) -> np.ndarr
     rng = np.random.default_rng(seed)
     mean, _ = model.predict_draws(post, grid, rng)
     phi = model.concentration_draws(post, grid, rng)
-    p = np.clip(mean, 1e-6, 1 - 1e-6)
-    y = truth[None, :]
-    n = grid["n_items"].to_numpy()
-    if model.likelihood == "beta_binomial" and np.isfinite(n).all():
-        k = np.rint(y * n[None, :])
-        logp = stats.betabinom.logpmf(k, n[None, :], p * phi, (1 - p) * phi)
-    else:
-        logp = stats.beta.logpdf(np.clip(y, 1e-4, 1 - 1e-4), p * phi, (1 - p) * phi)
+    n = grid["n_items"].to_numpy(dtype="float64")
+    noise = model.noise_model if np.isfinite(n).all() else LIKELIHOODS["beta"]
+    logp = noise.logpdf(truth[None, :], mean, phi, n=n[None, :])
     return logsumexp(logp, axis=0) - np.log(logp.shape[0])
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from bayes_scaling import laws
 from bayes_scaling.data.schema import Observations
+from bayes_scaling.likelihoods import LIKELIHOODS
 
 #: Gadre et al. (2024) Table 6, C4 eval loss: (E, a, b, η) per pretraining dataset.
 GADRE_TABLE6: dict[str, dict[str, float]] = {
@@ -43,9 +44,10 @@ class Simulation:
     truth: dict[str, Any]
 
 
-def _noise(rng: np.random.Generator, n: int, sigma: float, nu: float | None) -> np.ndarray:
-    eps = rng.standard_normal(n) if nu is None else rng.standard_t(nu, n)
-    return sigma * eps
+def _new_loss(rng: np.random.Generator, law: np.ndarray, sigma: float, nu: float | None):
+    """Runs' losses around ``law``: the loss family's likelihood on log loss."""
+    noise = LIKELIHOODS["normal" if nu is None else "student_t"]
+    return np.exp(noise.draw(np.log(np.asarray(law, dtype="float64")), sigma, rng, nu=nu))
 
 
 def simulate_overtraining(
@@ -83,7 +85,7 @@ def simulate_overtraining(
                     }
                 )
     df = pd.DataFrame(rows)
-    df["value"] = df.pop("law") * np.exp(_noise(rng, len(df), sigma, nu))
+    df["value"] = _new_loss(rng, df.pop("law").to_numpy(), sigma, nu)
     df["family"] = "simulated"
     return Simulation(
         Observations.from_frame(df, source="simulated over-training testbed"),
@@ -115,7 +117,7 @@ def simulate_chinchilla(
             "tokens": d,
             "task": "train",
             "metric": "loss",
-            "value": law * np.exp(_noise(rng, n_runs, sigma, nu)),
+            "value": _new_loss(rng, law, sigma, nu),
         }
     )
     return Simulation(
@@ -211,6 +213,7 @@ def simulate_downstream(
     truth = truth or DOWNSTREAM_TRUTH[form]
     if likelihood not in ("binomial", "beta", "student_t"):
         raise ValueError(f"likelihood must be binomial, beta or student_t, got {likelihood!r}")
+    noise_model = LIKELIHOODS[likelihood]  # the downstream family's, on the error scale
     rng = np.random.default_rng(seed)
     if losses is None:  # nats of a validation loss, or bits per byte of a task loss
         losses = np.linspace(2.6, 4.6, 14) if form == "exponential" else np.linspace(0.6, 1.6, 14)
@@ -242,16 +245,9 @@ def simulate_downstream(
         rows.append(run | {"task": input_task, "metric": "loss", "value": float(loss)})
         for domain, task in tasks:
             v = {p: value["task"][p][task] for p in names}
-            # the model clips the law the same way before its likelihood
-            err = float(
-                np.clip(_downstream_error(form, loss, v, chance[task], refs[form]), 1e-6, 1 - 1e-6)
-            )
-            if likelihood == "binomial":
-                acc = rng.binomial(n_items, 1.0 - err) / n_items
-            elif likelihood == "beta":
-                acc = 1.0 - rng.beta(err * noise, (1.0 - err) * noise)
-            else:
-                acc = 1.0 - (err + noise * rng.standard_t(4.0))
+            err = np.array([laws.DOWNSTREAM_ERROR[form](loss, v, chance[task], refs[form])])
+            new = noise_model.draw(err, noise, rng, n=np.array([n_items]), nu=4.0)
+            acc = 1.0 - float(new[0])
             rows.append(
                 run
                 | {
@@ -284,19 +280,6 @@ def simulate_downstream(
             "n_items": n_items,
         },
     )
-
-
-def _downstream_error(
-    form: str, loss: float, v: dict[str, float], chance: float, loss_ref: float
-) -> float:
-    """The law's error; ``loss_ref`` is the form's reference loss (median or lowest)."""
-    if form == "exponential":
-        eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
-        k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], loss_ref)
-        return float(laws.error_from_loss(loss, eps, k, v["gamma"]))
-    a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
-    L0 = laws.sigmoid_midpoint(v["reach"], v["steep"], loss_ref)
-    return float(1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], L0, b))
 
 
 # --- checkpoint trajectories ----------------------------------------------------------------
@@ -401,7 +384,9 @@ def simulate_trajectories(
                     p["ceiling_size"],
                     ceiling_offset=offset,
                 )
-                q = rng.beta(law * phi, (1 - law) * phi)
+                value = LIKELIHOODS["beta_binomial"].draw(
+                    np.array([law]), phi, rng, n=np.array([n_items])
+                )
                 rows.append(
                     {
                         "run": run,
@@ -410,7 +395,7 @@ def simulate_trajectories(
                         "task": task,
                         "domain": t["domain"],
                         "metric": "accuracy",
-                        "value": rng.binomial(n_items, q) / n_items,
+                        "value": float(value[0]),
                         "chance": t["chance"],
                         "n_items": n_items,
                         "law": float(law),

@@ -42,7 +42,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 
 from bayes_scaling import hierarchy, laws
@@ -50,6 +49,7 @@ from bayes_scaling.baselines import downstream_baselines
 from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
+from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.models.base import ScalingModel, positive_column
 from bayes_scaling.models.chaining import ChainedLoss, chain
 from bayes_scaling.models.task_sets import TASK_SETS, resolve_tasks
@@ -64,14 +64,9 @@ REPORTED: dict[str, tuple[str, ...]] = {
     "exponential": ("epsilon", "k", "gamma"),
     "sigmoid": ("a", "k", "L0", "b"),
 }
-NOISE_PARAM: dict[str, str | None] = {
-    "binomial": None,
-    "beta_binomial": "kappa",
-    "beta": "kappa",
-    "student_t": "sigma",
-}
+#: The spec's ``[likelihood] kind`` (:mod:`bayes_scaling.likelihoods`) a downstream fit takes.
+KINDS = ("binomial", "beta_binomial", "beta", "student_t")
 _CHECKPOINTS = ("final", "all", "after")
-_P_MIN = 1e-6
 
 
 class DownstreamModel(ScalingModel):
@@ -92,13 +87,14 @@ class DownstreamModel(ScalingModel):
     def _prepare(self) -> None:
         spec = self.spec
         self.kind: str = spec.get("likelihood.kind", "beta_binomial")
-        if self.kind not in NOISE_PARAM:
+        if self.kind not in KINDS:
             raise SpecError(
-                f"{spec.source}: [likelihood] kind {self.kind!r} is not one of {list(NOISE_PARAM)}"
+                f"{spec.source}: [likelihood] kind {self.kind!r} is not one of {list(KINDS)}"
             )
+        self.noise_model = LIKELIHOODS[self.kind]
+        self.nu = float(spec.get("likelihood.nu", 4.0))
         self.params = {n: spec.param(n) for n in FORM_PARAMS[spec.form]}
-        noise = NOISE_PARAM[self.kind]
-        self.noise_param = spec.param(noise) if noise else None
+        self.noise_param = spec.param(self.noise_model.noise) if self.noise_model.noise else None
         levels = spec.get("groups.levels", ["domain", "task"])
         if levels not in (["domain", "task"], ["task"]):
             raise SpecError(
@@ -146,7 +142,7 @@ class DownstreamModel(ScalingModel):
             self.domains = ()
             self.levels = [Level("task", self.tasks)]
         self.levels = hierarchy.with_rows(self.levels, table)
-        if self.kind in ("binomial", "beta_binomial") and table["n_items"].isna().any():
+        if self.noise_model.counts and table["n_items"].isna().any():
             bad = table.loc[table["n_items"].isna(), "task"].iloc[0]
             raise DataError(
                 f"{self.data.source}: likelihood {self.kind!r} needs item counts, but task "
@@ -242,13 +238,8 @@ class DownstreamModel(ScalingModel):
     # --- model ----------------------------------------------------------------------------
     def _error(self, loss, v: Mapping[str, Any], chance):
         """The law's error at ``loss`` (numpy or PyTensor, broadcasting)."""
-        if self.spec.form == "exponential":
-            eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
-            k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], self.loss_ref)
-            return laws.error_from_loss(loss, eps, k, v["gamma"])
-        a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
-        L0 = laws.sigmoid_midpoint(v["reach"], v["steep"], self.loss_min)
-        return 1.0 - laws.accuracy_sigmoid(loss, a, -v["steep"], L0, b)
+        ref = self.loss_ref if self.spec.form == "exponential" else self.loss_min
+        return laws.DOWNSTREAM_ERROR[self.spec.form](loss, v, chance, ref)
 
     def build(self) -> pm.Model:
         t = self.table
@@ -296,23 +287,9 @@ class DownstreamModel(ScalingModel):
     def _likelihood(self, err, noise) -> None:
         t = self.table
         truth = t["truth"].to_numpy()
-        y_err = truth if self.report == "error" else 1.0 - truth
-        p = pt.clip(err, _P_MIN, 1.0 - _P_MIN)
-        if self.kind in ("binomial", "beta_binomial"):
-            n = t["n_items"].to_numpy(dtype="int64")
-            count = np.rint(y_err * n).astype("int64")
-            if self.kind == "binomial":
-                pm.Binomial("y", n=n, p=p, observed=count, dims="obs")
-            else:
-                pm.BetaBinomial(
-                    "y", alpha=p * noise, beta=(1.0 - p) * noise, n=n, observed=count, dims="obs"
-                )
-        elif self.kind == "beta":
-            y = np.clip(y_err, 1e-4, 1.0 - 1e-4)  # Beta has no mass at exactly 0 or 1
-            pm.Beta("y", alpha=p * noise, beta=(1.0 - p) * noise, observed=y, dims="obs")
-        else:
-            nu = float(self.spec.get("likelihood.nu", 4.0))
-            pm.StudentT("y", nu=nu, mu=err, sigma=noise, observed=y_err, dims="obs")
+        y = truth if self.report == "error" else 1.0 - truth
+        n = t["n_items"].to_numpy(dtype="float64")
+        self.noise_model.term("y", err, noise, y, n=n, nu=self.nu, dims="obs")
 
     def law_params(self) -> list[str]:
         names = list(self.params)
@@ -405,7 +382,7 @@ class DownstreamModel(ScalingModel):
                 f"{source}: row {row + 2}: task {out['task'].iloc[row]!r} is not in the fit; "
                 "give its chance accuracy in a 'chance' column (and 'domain', 'n_items')"
             )
-        if self.kind in ("binomial", "beta_binomial") and np.isnan(out["n_items"]).any():
+        if self.noise_model.counts and np.isnan(out["n_items"]).any():
             row = int(np.flatnonzero(np.isnan(out["n_items"].to_numpy()))[0])
             raise DataError(
                 f"{source}: row {row + 2}: task {out['task'].iloc[row]!r} is not in the fit; "
@@ -472,53 +449,32 @@ class DownstreamModel(ScalingModel):
         # The exponential law crosses zero error at low enough loss: floor the law at 0 (an
         # error rate cannot be negative; ``loss_below_fit`` flags such extrapolations).
         mean = np.clip(self._error(loss_mean, v, chance), 0.0, 1.0)
-        center = np.clip(self._error(loss_new, v, chance), _P_MIN, 1.0 - _P_MIN)
+        center = self._error(loss_new, v, chance)
         new = self._noisy(center, v, grid, rng)
         if self.report == "accuracy":
             return 1.0 - mean, 1.0 - new
         return np.broadcast_to(mean, new.shape).copy(), new
 
-    def _noisy(self, p: np.ndarray, v, grid: pd.DataFrame, rng) -> np.ndarray:
-        """A new evaluation's error around ``p``, drawn with the likelihood's noise."""
-        if self.kind in ("binomial", "beta_binomial"):
-            n = grid["n_items"].to_numpy(dtype="float64")
-            n = np.broadcast_to(np.rint(n).astype("int64")[None, :], p.shape)
-            if self.kind == "beta_binomial":
-                kappa = v["kappa"]
-                p = rng.beta(p * kappa, (1.0 - p) * kappa)
-            return rng.binomial(n, p) / n
-        if self.kind == "beta":
-            kappa = v["kappa"]
-            return rng.beta(p * kappa, (1.0 - p) * kappa)
-        nu = float(self.spec.get("likelihood.nu", 4.0))
-        return np.clip(p + v["sigma"] * rng.standard_t(nu, size=p.shape), 0.0, 1.0)
+    def _noise_draws(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return v[self.noise_param.name] if self.noise_param is not None else None
+
+    def _noisy(self, center: np.ndarray, v, grid: pd.DataFrame, rng) -> np.ndarray:
+        """A new evaluation's error around ``center``, drawn with the likelihood's noise."""
+        n = grid["n_items"].to_numpy(dtype="float64")
+        new = self.noise_model.draw(center, self._noise_draws(v), rng, n=n, nu=self.nu)
+        return np.clip(new, 0.0, 1.0)  # an error rate (a no-op but for student_t)
 
     def _loglik(self, v: Mapping[str, np.ndarray], rows: pd.DataFrame) -> np.ndarray:
         """Log-likelihood of ``rows`` (response rows with ``loss``) per sample of ``v``."""
-        from scipy import stats
-
         chance = rows["chance"].to_numpy(dtype="float64")[None, :]
         loss = rows["loss"].to_numpy(dtype="float64")[None, :]
         if "loss_shift" in v:
             loss = loss + v["loss_shift"]
         err = self._error(loss, v, chance)
-        p = np.clip(err, _P_MIN, 1.0 - _P_MIN)
         truth = rows["truth"].to_numpy(dtype="float64")[None, :]
         y = truth if self.report == "error" else 1.0 - truth
-        if self.kind in ("binomial", "beta_binomial"):
-            n = rows["n_items"].to_numpy(dtype="float64")[None, :]
-            count = np.rint(y * n)
-            if self.kind == "binomial":
-                ll = stats.binom.logpmf(count, n, p)
-            else:
-                kappa = v["kappa"]
-                ll = stats.betabinom.logpmf(count, n, p * kappa, (1.0 - p) * kappa)
-        elif self.kind == "beta":
-            kappa = v["kappa"]
-            ll = stats.beta.logpdf(np.clip(y, 1e-4, 1.0 - 1e-4), p * kappa, (1.0 - p) * kappa)
-        else:
-            nu = float(self.spec.get("likelihood.nu", 4.0))
-            ll = stats.t.logpdf(y, nu, loc=err, scale=v["sigma"])
+        n = rows["n_items"].to_numpy(dtype="float64")[None, :]
+        ll = self.noise_model.logpdf(y, err, self._noise_draws(v), n=n, nu=self.nu)
         return ll.sum(axis=1)
 
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:

@@ -42,14 +42,15 @@ from bayes_scaling import hierarchy, laws
 from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
+from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.models.base import ScalingModel
 from bayes_scaling.priors import Prior, SpecError
 
 TASK_PARAMS = ("onset", "rate", "ceiling")
 SIZE_PARAMS = ("onset_size", "ceiling_size")
 LAW_PARAMS = (*TASK_PARAMS, *SIZE_PARAMS)
-LIKELIHOODS = ("auto", "beta_binomial", "beta")
-_EPS = 1e-6
+#: The spec's ``[likelihood] kind``: ``auto`` is ``beta_binomial`` when every row has ``n_items``.
+KINDS = ("auto", "beta_binomial", "beta")
 _DEFAULT_RUN = {
     "effect": "ceiling",
     "domain_sd": {"dist": "HalfNormal", "sigma": 0.5},
@@ -146,11 +147,12 @@ class DynamicsModel(ScalingModel):
         self.max_params = float(max(self.run_params.values()))
         self.max_tokens = float(t["tokens"].max())
         self.likelihood = self._likelihood_kind()
+        self.noise_model = LIKELIHOODS[self.likelihood]
 
     def _likelihood_kind(self) -> str:
         kind = self.spec.get("likelihood.kind", "auto")
-        if kind not in LIKELIHOODS:
-            raise SpecError(f"{self.spec.source}: [likelihood] kind must be one of {LIKELIHOODS}")
+        if kind not in KINDS:
+            raise SpecError(f"{self.spec.source}: [likelihood] kind must be one of {KINDS}")
         known = self.table["n_items"].notna().all()
         if kind == "beta_binomial" and not known:
             missing = sorted(self.table.loc[self.table["n_items"].isna(), "task"].unique())
@@ -284,14 +286,8 @@ class DynamicsModel(ScalingModel):
 
     def _likelihood(self, mu: pt.TensorVariable, phi: pt.TensorVariable) -> None:
         t = self.table
-        p = pt.clip(mu, _EPS, 1 - _EPS)
-        if self.likelihood == "beta_binomial":
-            n = t["n_items"].to_numpy().astype("int64")
-            k = np.rint(t["truth"].to_numpy() * n).astype("int64")
-            pm.BetaBinomial("y", alpha=p * phi, beta=(1 - p) * phi, n=n, observed=k, dims="obs")
-        else:
-            y = np.clip(t["truth"].to_numpy(), 1e-4, 1 - 1e-4)
-            pm.Beta("y", alpha=p * phi, beta=(1 - p) * phi, observed=y, dims="obs")
+        y, n = t["truth"].to_numpy(), t["n_items"].to_numpy(dtype="float64")
+        self.noise_model.term("y", mu, phi, y, n=n, dims="obs")
 
     def _scaled(self, params: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
         return {
@@ -454,17 +450,9 @@ class DynamicsModel(ScalingModel):
     def _new_observation(
         self, phi: np.ndarray, mean: np.ndarray, grid: pd.DataFrame, rng: np.random.Generator
     ) -> np.ndarray:
-        """A new evaluation: Beta draw around the law, then binomial over ``n_items`` if known."""
-        p = np.clip(mean, _EPS, 1 - _EPS)
-        q = rng.beta(p * phi, (1 - p) * phi)
-        n = grid["n_items"].to_numpy()
-        if self.likelihood == "beta" or not np.isfinite(n).any():
-            return q
-        counted = np.isfinite(n)
-        out = q.copy()
-        n_int = np.where(counted, n, 1).astype("int64")
-        out[:, counted] = rng.binomial(n_int[counted], q[:, counted]) / n_int[counted]
-        return out
+        """A new evaluation drawn with the likelihood's noise (a point without ``n_items``:
+        the proportion without the binomial step)."""
+        return self.noise_model.draw(mean, phi, rng, n=grid["n_items"].to_numpy(dtype="float64"))
 
     def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
         """How far each point lies beyond the fitted data.

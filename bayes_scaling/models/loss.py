@@ -23,6 +23,7 @@ import xarray as xr
 from bayes_scaling import baselines, hierarchy, laws
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
+from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.models.base import ScalingModel
 from bayes_scaling.priors import Prior, SpecError
 
@@ -264,27 +265,22 @@ def _likelihood(table: dict, mu, observed: np.ndarray, spec) -> None:
     ).create("sigma")
     center = pt.log(mu) if scale == "log" else mu
     y = np.log(observed) if scale == "log" else observed
-    if kind == "normal":
-        pm.Normal("y", center, sigma, observed=y, dims="obs")
-        return
-    nu_raw = table.get("nu", 4.0)
-    nu = (
-        Prior.from_dict(nu_raw, where="[likelihood].nu").create("nu")
-        if isinstance(nu_raw, dict)
-        else float(nu_raw)
-    )
-    pm.StudentT("y", nu=nu, mu=center, sigma=sigma, observed=y, dims="obs")
+    nu = None
+    if kind == "student_t":
+        nu_raw = table.get("nu", 4.0)
+        nu = (
+            Prior.from_dict(nu_raw, where="[likelihood].nu").create("nu")
+            if isinstance(nu_raw, dict)
+            else float(nu_raw)
+        )
+    LIKELIHOODS[kind].term("y", center, sigma, y, nu=nu, dims="obs")
 
 
 def _new_observation(spec, posterior: xr.Dataset, mean: np.ndarray, rng) -> np.ndarray:
     """A new run's loss: the law plus the likelihood's noise, draw by draw."""
     table = spec.section("likelihood")
+    kind, log = table.get("kind", "student_t"), table.get("scale", "log") == "log"
     sigma = posterior["sigma"].to_numpy()[:, None]
-    if table.get("kind", "student_t") == "normal":
-        eps = rng.standard_normal(mean.shape)
-    else:
-        nu = posterior["nu"].to_numpy()[:, None] if "nu" in posterior else table.get("nu", 4.0)
-        eps = rng.standard_t(np.broadcast_to(nu, mean.shape))
-    if table.get("scale", "log") == "log":
-        return mean * np.exp(sigma * eps)
-    return mean + sigma * eps
+    nu = posterior["nu"].to_numpy()[:, None] if "nu" in posterior else table.get("nu", 4.0)
+    new = LIKELIHOODS[kind].draw(np.log(mean) if log else mean, sigma, rng, nu=nu)
+    return np.exp(new) if log else new

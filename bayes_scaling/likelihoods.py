@@ -1,0 +1,161 @@
+"""Every noise model once: its PyMC term, its new draws and its log density, one object each.
+
+A family computes the law's value at each row (``center``) and its noise parameter; the
+:class:`Likelihood` of the spec's ``[likelihood] kind`` does the rest, the same way when the
+model is built (:meth:`~Likelihood.term`), when a prediction draws a new evaluation or run
+(:meth:`~Likelihood.draw`), when a held-out point is scored or an unseen task is reweighted
+(:meth:`~Likelihood.logpdf`), and when a testbed is simulated (``bayes_scaling.data.simulate``).
+``tests/test_likelihoods.py`` checks that the three faces agree. The shape follows bambi's
+``families/likelihood.py``: one table, :data:`LIKELIHOODS`, of small objects.
+
+Scales. The count and beta likelihoods observe a proportion ``y`` in [0, 1] around the
+proportion ``center`` (clipped to ``[P_MIN, 1 - P_MIN]``); ``noise`` is the Beta concentration
+``κ`` (``binomial``: none). Counts are ``round(y·n)`` out of ``n`` items; a column whose ``n``
+is unknown (NaN) draws the beta-binomial's proportion without the binomial step (its limit of
+many items). ``student_t`` and ``normal`` observe a real ``y`` around ``center`` with scale
+``noise`` (σ) and, for ``student_t``, ``nu`` degrees of freedom (a number or one per draw).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from scipy import stats
+
+#: Proportions are kept this far from 0 and 1 (the Beta has no mass at either end).
+P_MIN = 1e-6
+#: Observed proportions of the beta likelihood are clipped to ``[Y_MIN, 1 - Y_MIN]``.
+Y_MIN = 1e-4
+
+
+@dataclass(frozen=True)
+class Likelihood:
+    """A noise model: ``name`` (the spec's ``kind``), ``noise`` (its noise parameter's usual
+    name, ``None`` for none) and whether it observes ``counts`` out of ``n_items``."""
+
+    name: str
+    noise: str | None
+    counts: bool
+
+    def term(
+        self, name: str, center: Any, noise: Any, y: np.ndarray, *, n=None, nu=None, dims=None
+    ) -> Any:
+        """The PyMC observed variable ``name`` of ``y`` (a proportion or a value)."""
+        raise NotImplementedError
+
+    def draw(
+        self, center: np.ndarray, noise: Any, rng: np.random.Generator, *, n=None, nu=None
+    ) -> np.ndarray:
+        """New observations around ``center`` (on the scale of ``y``)."""
+        raise NotImplementedError
+
+    def logpdf(self, y: np.ndarray, center: np.ndarray, noise: Any, *, n=None, nu=None):
+        """Log density (mass, for counts) of ``y``, broadcast over ``center``'s shape."""
+        raise NotImplementedError
+
+
+def _proportion(center: Any) -> Any:
+    clip = pt.clip if isinstance(center, pt.TensorVariable) else np.clip
+    return clip(center, P_MIN, 1.0 - P_MIN)
+
+
+def _counts(y: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = np.rint(np.asarray(n, dtype="float64")).astype("int64")
+    return np.rint(np.asarray(y, dtype="float64") * n).astype("int64"), n
+
+
+class Binomial(Likelihood):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+        k, n = _counts(y, n)
+        return pm.Binomial(name, n=n, p=_proportion(center), observed=k, dims=dims)
+
+    def draw(self, center, noise, rng, *, n=None, nu=None):
+        p = _proportion(center)
+        n = np.broadcast_to(np.rint(np.asarray(n, dtype="float64")).astype("int64"), p.shape)
+        return rng.binomial(n, p) / n
+
+    def logpdf(self, y, center, noise, *, n=None, nu=None):
+        n = np.asarray(n, dtype="float64")
+        return stats.binom.logpmf(np.rint(y * n), n, _proportion(center))
+
+
+class BetaBinomial(Likelihood):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+        k, n = _counts(y, n)
+        p = _proportion(center)
+        return pm.BetaBinomial(
+            name, alpha=p * noise, beta=(1.0 - p) * noise, n=n, observed=k, dims=dims
+        )
+
+    def draw(self, center, noise, rng, *, n=None, nu=None):
+        p = _proportion(center)
+        q = rng.beta(p * noise, (1.0 - p) * noise)
+        n = np.broadcast_to(np.asarray(n, dtype="float64"), q.shape[-1:])
+        counted = np.isfinite(n)
+        if not counted.any():
+            return q
+        n_int = np.rint(np.where(counted, n, 1.0)).astype("int64")
+        out = q.copy()
+        out[..., counted] = rng.binomial(n_int[counted], q[..., counted]) / n_int[counted]
+        return out
+
+    def logpdf(self, y, center, noise, *, n=None, nu=None):
+        n = np.asarray(n, dtype="float64")
+        p = _proportion(center)
+        return stats.betabinom.logpmf(np.rint(y * n), n, p * noise, (1.0 - p) * noise)
+
+
+class Beta(Likelihood):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+        p = _proportion(center)
+        observed = np.clip(y, Y_MIN, 1.0 - Y_MIN)
+        return pm.Beta(name, alpha=p * noise, beta=(1.0 - p) * noise, observed=observed, dims=dims)
+
+    def draw(self, center, noise, rng, *, n=None, nu=None):
+        p = _proportion(center)
+        return rng.beta(p * noise, (1.0 - p) * noise)
+
+    def logpdf(self, y, center, noise, *, n=None, nu=None):
+        p = _proportion(center)
+        return stats.beta.logpdf(np.clip(y, Y_MIN, 1.0 - Y_MIN), p * noise, (1.0 - p) * noise)
+
+
+class StudentT(Likelihood):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+        return pm.StudentT(name, nu=nu, mu=center, sigma=noise, observed=y, dims=dims)
+
+    def draw(self, center, noise, rng, *, n=None, nu=None):
+        center = np.asarray(center, dtype="float64")
+        return center + noise * rng.standard_t(np.broadcast_to(nu, center.shape))
+
+    def logpdf(self, y, center, noise, *, n=None, nu=None):
+        return stats.t.logpdf(y, nu, loc=center, scale=noise)
+
+
+class Normal(Likelihood):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+        return pm.Normal(name, mu=center, sigma=noise, observed=y, dims=dims)
+
+    def draw(self, center, noise, rng, *, n=None, nu=None):
+        center = np.asarray(center, dtype="float64")
+        return center + noise * rng.standard_normal(center.shape)
+
+    def logpdf(self, y, center, noise, *, n=None, nu=None):
+        return stats.norm.logpdf(y, loc=center, scale=noise)
+
+
+#: The spec's ``[likelihood] kind`` → its noise model.
+LIKELIHOODS: dict[str, Likelihood] = {
+    lik.name: lik
+    for lik in (
+        Binomial("binomial", None, True),
+        BetaBinomial("beta_binomial", "kappa", True),
+        Beta("beta", "kappa", False),
+        StudentT("student_t", "sigma", False),
+        Normal("normal", "sigma", False),
+    )
+}
