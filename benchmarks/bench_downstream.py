@@ -11,7 +11,8 @@ Run: ``.venv/bin/python benchmarks/bench_downstream.py [--parts gadre olmo timin
    the four absent configurations with intervals.
 2. ``olmo``: the OLMo ladder, fit on the 190M-1B runs (``accuracy_sigmoid`` on task bpb, one
    Chinchilla loss fit per task), the 3B runs' final-checkpoint accuracies chained from (N, D),
-   per task, next to the paper's two-step point method; the 7B and 13B targets.
+   per task, next to the paper's two-step point method, the error split into its steps (the
+   loss fits' bpb against the observed; accuracy at the observed bpb); the 7B and 13B targets.
 3. ``holdout``: leave one task out of the 17 (tasks whose domain keeps another task), fit
    ``error_sigmoid`` on the rest, predict the task's rows from its domain's population:
    coverage of the 90% intervals and absolute error.
@@ -180,6 +181,7 @@ def olmo(root) -> dict:
         float(100 * (table["two_step"] - table["truth"]).abs().mean()), 2
     )
     out["coverage"] = round(float(table["covered"].mean()), 3)
+    out["decomposition"] = _decompose(fit, points, table)
     targets = fit.predict(OLMO_TARGETS, loss_fit=loss_fits, tasks="all")
     avg = aggregate_tasks(targets, name="average").table()
     out["targets"] = {
@@ -190,6 +192,33 @@ def olmo(root) -> dict:
         for row in targets.table().itertuples(index=False)
     }
     return out
+
+
+def _decompose(fit, points: pd.DataFrame, chained: pd.DataFrame) -> dict:
+    """The chained error split into its two steps: step 1, the loss fits' bpb against the 3B
+    runs' observed bpb; step 2, the accuracy predicted at the observed bpb (no step 1)."""
+    direct = fit.predict(points.drop(columns=["truth"])).table()
+    frame = pd.DataFrame(
+        {
+            "task": points["task"],
+            "chained_points": 100 * (chained["median"] - points["truth"]).abs().to_numpy(),
+            "step2_points": 100 * (direct["median"] - points["truth"]).abs().to_numpy(),
+            "step2_covered": (
+                (direct["lower"] <= points["truth"]) & (points["truth"] <= direct["upper"])
+            ).to_numpy(),
+            "step1_bpb_error": (chained["loss"] - points["loss"]).to_numpy(),
+        }
+    )
+    frame["step1_bpb_rel_error"] = frame["step1_bpb_error"].abs() / points["loss"].to_numpy()
+    per_task = frame.groupby("task").mean().round(4)
+    return {
+        "mae_points_chained": round(float(frame["chained_points"].mean()), 2),
+        "mae_points_step2_at_observed_bpb": round(float(frame["step2_points"].mean()), 2),
+        "coverage_step2_at_observed_bpb": round(float(frame["step2_covered"].mean()), 3),
+        "step1_bpb_mean_rel_error": round(float(frame["step1_bpb_rel_error"].mean()), 4),
+        "step1_bpb_mean_signed_error": round(float(frame["step1_bpb_error"].mean()), 4),
+        "per_task": per_task.to_dict(orient="index"),
+    }
 
 
 def holdout(root) -> dict:
