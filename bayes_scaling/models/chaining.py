@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,6 @@ import pandas as pd
 from bayes_scaling.data.schema import DataError
 from bayes_scaling.models.base import Fit
 from bayes_scaling.spec import SpecError
-
-if TYPE_CHECKING:
-    from bayes_scaling.models.downstream import DownstreamModel
 
 
 @dataclass(eq=False)
@@ -50,13 +47,13 @@ def loss_fits(loss_fit: Any) -> dict[str, Fit]:
     return {str(fit.spec.get("response.task")): fit}
 
 
-def chain(model: DownstreamModel, out: pd.DataFrame, loss_fit: Any, source: str) -> None:
+def chain(out: pd.DataFrame, loss_fit: Any, *, source: str, metric: str, task: str | None) -> None:
     """Put the loss fit(s)' draws at the grid ``out``'s ``params, tokens`` into
     ``out.attrs["chained_loss"]`` (in place), with ``loss`` (their median) and the loss fit's
-    distance columns."""
+    distance columns. ``metric`` and ``task`` are the downstream fit's input loss (``task``
+    ``None``: each task's own loss, one loss fit per task)."""
     fits = loss_fits(loss_fit)
-    in_metric = model.spec.get("input.metric", "loss")
-    if model.per_task:
+    if task is None:
         need = sorted(set(out["task"]))
         lacking = [t for t in need if t not in fits]
         if lacking:
@@ -66,12 +63,11 @@ def chain(model: DownstreamModel, out: pd.DataFrame, loss_fit: Any, source: str)
             )
         which = out["task"].to_numpy()
     else:
-        in_task = model.spec.require("input.task", str)
         if len(fits) != 1:
-            raise DataError(f"{source}: the input loss {in_task!r} needs one loss fit")
+            raise DataError(f"{source}: the input loss {task!r} needs one loss fit")
         (fit,) = fits.values()
-        fits = {in_task: fit}
-        which = np.full(len(out), in_task, dtype=object)
+        fits = {task: fit}
+        which = np.full(len(out), task, dtype=object)
     n_samples = min(f.posterior.sizes["chain"] * f.posterior.sizes["draw"] for f in fits.values())
     mean = np.empty((n_samples, len(out)))
     new = np.empty_like(mean)
@@ -84,10 +80,10 @@ def chain(model: DownstreamModel, out: pd.DataFrame, loss_fit: Any, source: str)
         resp_metric = fit.spec.get("response.metric", "loss")
         if fit.spec.family != "loss":
             raise SpecError(f"{source}: loss_fit for {name!r} is a {fit.spec.family!r} fit")
-        if resp_metric != in_metric or (not model.per_task and resp_task != name):
+        if resp_metric != metric or (task is not None and resp_task != name):
             raise DataError(
                 f"{source}: the loss fit models task={resp_task!r}, metric={resp_metric!r}, "
-                f"but this downstream fit's input is task={name!r}, metric={in_metric!r}"
+                f"but this downstream fit's input is task={name!r}, metric={metric!r}"
             )
         rows = np.flatnonzero(which == name)
         group = fit.spec.get("groups.by", "dataset")

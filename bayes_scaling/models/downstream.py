@@ -106,6 +106,9 @@ class DownstreamModel(ScalingModel):
         if self.report not in ("error", "accuracy"):
             raise SpecError(f"{spec.source}: [response] report must be 'error' or 'accuracy'")
         self.per_task: bool = bool(spec.get("input.per_task", False))
+        self.input_metric: str = spec.get("input.metric", "loss")
+        #: the shared input loss's task (``None``: each task's own loss)
+        self.input_task = None if self.per_task else spec.require("input.task", str)
         self.input_noise = float(spec.get("input.noise", 0.0))
         if self.input_noise < 0:
             raise SpecError(f"{spec.source}: [input] noise must be >= 0")
@@ -184,16 +187,16 @@ class DownstreamModel(ScalingModel):
                 )
             rows = rows[rows["task"].isin(tasks)]
         rows = _select_checkpoints(rows, spec)
-        in_metric = spec.get("input.metric", "loss")
-        inputs = f[f["metric"] == in_metric]
+        inputs = f[f["metric"] == self.input_metric]
         keys = ["run", "tokens"]
         if self.per_task:
             keys.append("task")
         else:
-            in_task = spec.require("input.task", str)
-            inputs = inputs[inputs["task"] == in_task]
+            inputs = inputs[inputs["task"] == self.input_task]
         if inputs.empty:
-            what = f"metric={in_metric!r}" + ("" if self.per_task else f", task={in_task!r}")
+            what = f"metric={self.input_metric!r}" + (
+                "" if self.per_task else f", task={self.input_task!r}"
+            )
             raise DataError(f"{data.source}: no input loss rows with {what} (the spec's [input])")
         inputs = inputs[[*keys, "value"]].rename(columns={"value": "loss"})
         merged = rows.merge(inputs, on=keys, how="left", validate="many_to_one")
@@ -356,7 +359,7 @@ class DownstreamModel(ScalingModel):
         out["task"] = out["task"].astype(str)
         self._task_columns(out, source)
         if chained:
-            chain(self, out, loss_fit, source)
+            chain(out, loss_fit, source=source, metric=self.input_metric, task=self.input_task)
         return out
 
     def _task_columns(self, out: pd.DataFrame, source: str) -> None:
