@@ -20,6 +20,7 @@ import pytest
 import xarray as xr
 
 from bayes_scaling.data.simulate import (
+    TRAJECTORY_DOMAINS,
     simulate_chinchilla,
     simulate_downstream,
     simulate_overtraining,
@@ -69,23 +70,9 @@ def _accuracy_sigmoid():
 
 
 def _task_dynamics():
+    names = list(TRAJECTORY_DOMAINS)  # the package's testbed: its first and last domain
     sim = simulate_trajectories(
-        domains={
-            "a": {
-                "onset": 0.0,
-                "rate": 1.2,
-                "ceiling": 0.5,
-                "onset_size": 0.5,
-                "ceiling_size": 0.3,
-            },
-            "b": {
-                "onset": 1.0,
-                "rate": 0.9,
-                "ceiling": -0.5,
-                "onset_size": 0.5,
-                "ceiling_size": 0.5,
-            },
-        },
+        domains={d: TRAJECTORY_DOMAINS[d] for d in (names[0], names[-1])},
         tasks_per_domain=2,
         sizes=(2e7, 1e8, 4e8),
         tokens=tuple(np.geomspace(2e9, 3e11, 5)),
@@ -100,6 +87,14 @@ def _task_dynamics():
     return spec, sim.observations, grid.merge(tasks, how="cross"), {}
 
 
+def _chained():
+    """error_sigmoid chained through a loss_overtraining fit: ``(N, D) → loss → error``."""
+    spec, obs, _, options = _error_sigmoid()
+    loss = _loss_overtraining()
+    _, loss_fit = _prior_fit(loss[0], loss[1])
+    return spec, obs, loss[2], options | {"loss_fit": loss_fit}
+
+
 CASES = {
     "loss_chinchilla": _loss_chinchilla,
     "loss_overtraining": _loss_overtraining,
@@ -107,6 +102,7 @@ CASES = {
     "error_from_loss": _error_from_loss,
     "accuracy_sigmoid": _accuracy_sigmoid,
     "task_dynamics": _task_dynamics,
+    "chained_error_sigmoid": _chained,
 }
 
 
@@ -117,17 +113,6 @@ def _prior_fit(spec, obs) -> tuple[float, Fit]:
     logp = float(pymc_model.compile_logp()(pymc_model.initial_point()))
     prior = pm.sample_prior_predictive(draws=40, model=pymc_model, random_seed=7)["prior"]
     return logp, Fit(spec, obs, xr.DataTree.from_dict({"posterior": prior.to_dataset()}), seed=0)
-
-
-def _chained():
-    """error_sigmoid chained through a loss_overtraining fit: ``(N, D) → loss → error``."""
-    spec, obs, _, options = _error_sigmoid()
-    loss = _loss_overtraining()
-    _, loss_fit = _prior_fit(loss[0], loss[1])
-    return spec, obs, loss[2], options | {"loss_fit": loss_fit}
-
-
-CASES["chained_error_sigmoid"] = _chained
 
 
 def _outputs(name: str) -> tuple[float, pd.DataFrame]:
