@@ -13,6 +13,9 @@ Run: ``.venv/bin/python benchmarks/bench_downstream.py [--parts gadre olmo timin
    Chinchilla loss fit per task), the 3B runs' final-checkpoint accuracies chained from (N, D),
    per task, next to the paper's two-step point method, the error split into its steps (the
    loss fits' bpb against the observed; accuracy at the observed bpb); the 7B and 13B targets.
+   Step 1 twice, through the same accuracy fit: one fit per task, and one fit of every task's
+   bpb with the exponents pooled across tasks (keys ``step1_pooled_*``). ``--cache DIR``
+   keeps the accuracy fit between runs.
 3. ``holdout``: leave one task out of the 17 (tasks whose domain keeps another task), fit
    ``error_sigmoid`` on the rest, predict the task's rows from its domain's population:
    coverage of the 90% intervals and absolute error.
@@ -25,6 +28,8 @@ Run: ``.venv/bin/python benchmarks/bench_downstream.py [--parts gadre olmo timin
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -38,6 +43,8 @@ from bayes_scaling.data.olmo_ladder import PARAMS, load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
+from bayes_scaling.models.base import Fit, fit_hash
+from bayes_scaling.models.chaining import loss_fits
 from bayes_scaling.models.task_sets import aggregate_tasks
 from bayes_scaling.spec import load_spec
 
@@ -137,7 +144,54 @@ def _gadre_point_method(model, train: Observations, test: Observations, truth) -
     }
 
 
-def olmo(root) -> dict:
+#: Step 1 as one model of every task's bpb: a Chinchilla law per task, the exponents partially
+#: pooled across the tasks and the coefficients' log scale as well (``[groups] by = "task"``).
+_POOLED = {"pooling": "partial", "sd": {"dist": "HalfNormal", "sigma": 0.1}}
+STEP1_POOLED = {
+    "groups": {"by": "task"},
+    "params": {
+        "E": {"prior": {"dist": "Normal", "mu": -0.7, "sigma": 1.0}, "pooling": "none"},
+        "A_ref": {"pooling": "partial", "sd": {"dist": "HalfNormal", "sigma": 1.0}},
+        "B_ref": {"pooling": "partial", "sd": {"dist": "HalfNormal", "sigma": 1.0}},
+        "alpha": _POOLED,
+        "beta": _POOLED,
+    },
+}
+
+
+def _step1(train: Observations, tasks: list[str], *, pooled: bool):
+    """The bpb fits of step 1: one Chinchilla fit per task, or one pooled fit of all tasks."""
+    base = load_spec("loss_chinchilla")
+    if pooled:
+        spec = base.updated({"response": {"task": tasks, "metric": "bpb"}, **STEP1_POOLED})
+        return model_for(spec, train).fit(**SAMPLING)
+    e_prior = {"E": {"prior": {"dist": "Normal", "mu": -0.7, "sigma": 1.0}}}
+    return {
+        task: model_for(
+            base.updated({"response": {"task": task, "metric": "bpb"}, "params": e_prior}), train
+        ).fit(**SAMPLING)
+        for task in tasks
+    }
+
+
+def _step2_fit(model, cache: Path | None):
+    """The accuracy fit, read from ``cache`` when a file of the same spec, data and seed is
+    there (Fit.load checks its hash), else sampled and saved there."""
+    path = cache / f"olmo_step2_{model.spec.name}.nc" if cache else None
+    if path is not None and path.exists():
+        fit = Fit.load(path)
+        if fit.hash == fit_hash(model.spec, model.data, SAMPLING["seed"]):
+            return fit, None
+    start = time.perf_counter()
+    fit = model.fit(**SAMPLING)
+    seconds = round(time.perf_counter() - start, 1)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fit.save(path)
+    return fit, seconds
+
+
+def olmo(root, cache: Path | None = None) -> dict:
     mmlu = ("mmlu_stem", "mmlu_humanities", "mmlu_social_sciences", "mmlu_other")
     data = load_olmo_ladder(root / "olmo-ladder", domains={t: "mmlu" for t in mmlu})
     f = data.frame
@@ -148,49 +202,43 @@ def olmo(root) -> dict:
     test = Observations(f[(f["size"] == "3B") & ~rerun], "ladder 3B")
     model = model_for(load_spec("accuracy_sigmoid"), train)
     out: dict = {"split": "fit 190M-1B (1xC-10xC), predict 3B final checkpoints"}
-    with timer(out, "fit_seconds"):
-        fit = model.fit(**SAMPLING)
+    fit, seconds = _step2_fit(model, cache)
+    out["fit_seconds"] = seconds if seconds is not None else "read from the cache"
     out["diagnostics"] = fit.diagnostics().verdict
-    loss_fits = {}
-    for task in model.tasks:
-        spec = load_spec("loss_chinchilla").updated(
-            {
-                "response": {"task": task, "metric": "bpb"},
-                "params": {"E": {"prior": {"dist": "Normal", "mu": -0.7, "sigma": 1.0}}},
-            }
-        )
-        loss_fits[task] = model_for(spec, train).fit(**SAMPLING)
-    out["loss_fit_rhat_max"] = round(max(x.diagnostics().rhat_max for x in loss_fits.values()), 4)
     points = model.points(test)
     points = points[points["tokens"] == points.groupby("run")["tokens"].transform("max")]
     points = points.reset_index(drop=True)
     grid = points[["run", "params", "tokens", "task"]]
-    table = fit.predict(grid, loss_fit=loss_fits).table()
-    table["truth"] = points["truth"].to_numpy()
-    table["two_step"] = model.baseline_predictions(train, points.drop(columns=["truth"]))[
-        "two_step"
-    ]
-    table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
-    table["abs_error_points"] = 100 * (table["median"] - table["truth"]).abs()
-    table["two_step_abs_error_points"] = 100 * (table["two_step"] - table["truth"]).abs()
-    columns = ["truth", "median", "lower", "upper", "covered", "abs_error_points", "two_step"]
-    columns.append("two_step_abs_error_points")
-    out["per_task"] = table.groupby("task")[columns].mean().round(4).to_dict(orient="index")
-    out["mae_points"] = round(float(100 * (table["median"] - table["truth"]).abs().mean()), 2)
-    out["two_step_mae_points"] = round(
-        float(100 * (table["two_step"] - table["truth"]).abs().mean()), 2
-    )
-    out["coverage"] = round(float(table["covered"].mean()), 3)
-    out["decomposition"] = _decompose(fit, points, table)
-    targets = fit.predict(OLMO_TARGETS, loss_fit=loss_fits, tasks="all")
-    avg = aggregate_tasks(targets, name="average").table()
-    out["targets"] = {
-        row.run: _interval(pd.Series(row._asdict())) for row in avg.itertuples(index=False)
-    }
-    out["targets_per_task"] = {
-        f"{row.run} {row.task}": _interval(pd.Series(row._asdict()))
-        for row in targets.table().itertuples(index=False)
-    }
+    two_step = model.baseline_predictions(train, points.drop(columns=["truth"]))["two_step"]
+    for key, pooled in (("", False), ("step1_pooled_", True)):
+        loss_fit = _step1(train, list(model.tasks), pooled=pooled)
+        rhats = [x.diagnostics().rhat_max for x in loss_fits(loss_fit).values()]
+        table = fit.predict(grid, loss_fit=loss_fit).table()
+        table["truth"] = points["truth"].to_numpy()
+        table["two_step"] = two_step
+        table["covered"] = (table["lower"] <= table["truth"]) & (table["truth"] <= table["upper"])
+        table["abs_error_points"] = 100 * (table["median"] - table["truth"]).abs()
+        table["two_step_abs_error_points"] = 100 * (table["two_step"] - table["truth"]).abs()
+        columns = ["truth", "median", "lower", "upper", "covered", "abs_error_points", "two_step"]
+        columns.append("two_step_abs_error_points")
+        out[f"{key}loss_fit_rhat_max"] = round(max(rhats), 4)
+        out[f"{key}per_task"] = (
+            table.groupby("task")[columns].mean().round(4).to_dict(orient="index")
+        )
+        out[f"{key}mae_points"] = round(float(table["abs_error_points"].mean()), 2)
+        out[f"{key}coverage"] = round(float(table["covered"].mean()), 3)
+        out[f"{key}decomposition"] = _decompose(fit, points, table)
+        targets = fit.predict(OLMO_TARGETS, loss_fit=loss_fit, tasks="all")
+        avg = aggregate_tasks(targets, name="average").table()
+        out[f"{key}targets"] = {
+            row.run: _interval(pd.Series(row._asdict())) for row in avg.itertuples(index=False)
+        }
+        if not pooled:
+            out["two_step_mae_points"] = round(float(table["two_step_abs_error_points"].mean()), 2)
+            out["targets_per_task"] = {
+                f"{row.run} {row.task}": _interval(pd.Series(row._asdict()))
+                for row in targets.table().itertuples(index=False)
+            }
     return out
 
 
@@ -297,6 +345,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     parser.add_argument("--timing-spec", default="error_sigmoid")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="olmo part: read (or write) its accuracy fit here, so step-1 variants skip it",
+    )
     parser.add_argument("--draws", type=int, default=1000, help="timing part")
     parser.add_argument("--tune", type=int, default=1000, help="timing part")
     parser.add_argument("--chains", type=int, default=2, help="timing part (on 2 cores)")
@@ -304,7 +358,7 @@ def main() -> None:
     root = shared_data_dir()
     runners = {
         "gadre": lambda _: gadre(root),
-        "olmo": lambda _: olmo(root),
+        "olmo": lambda _: olmo(root, args.cache),
         "holdout": lambda _: holdout(root),
         "timing": lambda previous: {  # one entry per spec
             **(previous or {}),

@@ -193,3 +193,35 @@ def test_missing_response_task(small_testbed):
     spec = load_spec("loss_overtraining").updated({"response": {"task": "paloma_ptb"}})
     with pytest.raises(DataError, match="no rows with task='paloma_ptb'"):
         model_for(spec, small_testbed.observations)
+
+
+def _two_losses() -> Observations:
+    frames = []
+    for seed, task in ((2, "bpb_a"), (3, "bpb_b")):
+        f = simulate_chinchilla(n_runs=20, seed=seed).observations.frame.assign(task=task)
+        frames.append(f.assign(run=f["run"] + "-" + task))
+    return Observations(pd.concat(frames, ignore_index=True), "two simulated losses")
+
+
+def test_one_law_per_task_with_pooled_exponents(tmp_path):
+    from bayes_scaling.models.chaining import loss_fits
+
+    pooled = {"pooling": "partial", "sd": {"dist": "HalfNormal", "sigma": 0.1}}
+    spec = load_spec("loss_chinchilla").updated(
+        {
+            "response": {"task": ["bpb_a", "bpb_b"]},
+            "groups": {"by": "task"},
+            "params": {"E": {"pooling": "none"}, "alpha": pooled, "beta": pooled},
+        }
+    )
+    model = model_for(spec, _two_losses())
+    assert model.labels == ("bpb_a", "bpb_b") and len(model.table) == 40
+    result = model.fit(draws=30, tune=30, chains=1, progressbar=False)
+    assert {"alpha[bpb_a]", "alpha[bpb_b]", "E[bpb_b]"} <= set(result.summary().index)
+    grid = pd.DataFrame({"task": ["bpb_a", "bpb_b"], "params": [1e10] * 2, "tokens": [2e11] * 2})
+    assert len(result.predict(grid).table()) == 2
+    assert set(loss_fits(result)) == {"bpb_a", "bpb_b"}
+    with pytest.raises(Exception, match=r"\[groups\] by = 'task'"):
+        model_for(spec.updated({"groups": {"by": "dataset"}}), _two_losses())
+    with pytest.raises(DataError, match="no rows with task='bpb_c'"):
+        model_for(spec.updated({"response": {"task": ["bpb_a", "bpb_c"]}}), _two_losses())

@@ -31,10 +31,16 @@ class ChainedLoss:
     new: np.ndarray
 
 
+def _by_task(fit: Fit) -> dict[str, Fit]:
+    task = fit.spec.get("response.task")
+    return {str(t): fit for t in ([task] if isinstance(task, str) else task)}
+
+
 def loss_fits(loss_fit: Any) -> dict[str, Fit]:
-    """``{input task: Fit}`` from a Fit, a path, a mapping, or a folder of ``<task>.nc``."""
+    """``{input task: Fit}`` from a Fit (one of several tasks: each of its tasks), a path, a
+    mapping, or a folder of ``<task>.nc``."""
     if isinstance(loss_fit, Fit):
-        return {str(loss_fit.spec.get("response.task")): loss_fit}
+        return _by_task(loss_fit)
     if isinstance(loss_fit, Mapping):
         return {str(k): (f if isinstance(f, Fit) else Fit.load(f)) for k, f in loss_fit.items()}
     path = Path(loss_fit)
@@ -43,8 +49,7 @@ def loss_fits(loss_fit: Any) -> dict[str, Fit]:
         if not files:
             raise DataError(f"{path}: no loss fit files (*.nc) in this folder")
         return {f.stem: Fit.load(f) for f in files}
-    fit = Fit.load(path)
-    return {str(fit.spec.get("response.task")): fit}
+    return _by_task(Fit.load(path))
 
 
 def chain(out: pd.DataFrame, loss_fit: Any, *, source: str, metric: str, task: str | None) -> None:
@@ -63,10 +68,9 @@ def chain(out: pd.DataFrame, loss_fit: Any, *, source: str, metric: str, task: s
             )
         which = out["task"].to_numpy()
     else:
-        if len(fits) != 1:
+        if len(set(map(id, fits.values()))) != 1:
             raise DataError(f"{source}: the input loss {task!r} needs one loss fit")
-        (fit,) = fits.values()
-        fits = {task: fit}
+        fits = {task: next(iter(fits.values()))}
         which = np.full(len(out), task, dtype=object)
     n_samples = min(f.posterior.sizes["chain"] * f.posterior.sizes["draw"] for f in fits.values())
     mean = np.empty((n_samples, len(out)))
@@ -80,7 +84,7 @@ def chain(out: pd.DataFrame, loss_fit: Any, *, source: str, metric: str, task: s
         resp_metric = fit.spec.get("response.metric", "loss")
         if fit.spec.family != "loss":
             raise SpecError(f"{source}: loss_fit for {name!r} is a {fit.spec.family!r} fit")
-        if resp_metric != metric or (task is not None and resp_task != name):
+        if resp_metric != metric or name not in _by_task(fit):
             raise DataError(
                 f"{source}: the loss fit models task={resp_task!r}, metric={resp_metric!r}, "
                 f"but this downstream fit's input is task={name!r}, metric={metric!r}"

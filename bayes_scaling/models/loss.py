@@ -4,10 +4,14 @@ Over-training: ``L = E + (a·M^η + b·M^-η)·C^-η`` with ``C = 6ND``, ``M = D
 Chinchilla: ``L = E + A/N^α + B/D^β``.
 
 Parameters vary over one grouping level (default ``dataset``, the pretraining corpus) as each
-spec's ``[params.*] pooling`` says. Inputs are scaled by their geometric means before they
-meet the law (``C/C0``, ``M/M0``, ``N/N0``, ``D/D0``), so the sampler sees ``a_ref, b_ref``
-(``A_ref, B_ref``) of order one; the posterior also carries ``a, b`` (``A, B``) in raw units.
-The likelihood is Student-t (or normal) on log loss by default.
+spec's ``[params.*] pooling`` says. ``[response] task`` may list several losses (e.g. every
+downstream task's bpb, step 1 of the OLMo ladder's chained prediction) with ``[groups] by =
+"task"``: one law per task, its exponents pooled across the tasks.
+
+Inputs are scaled by their geometric means before they meet the law (``C/C0``, ``M/M0``,
+``N/N0``, ``D/D0``), so the sampler sees ``a_ref, b_ref`` (``A_ref, B_ref``) of order one; the
+posterior also carries ``a, b`` (``A, B``) in raw units. The likelihood is Student-t (or
+normal) on log loss by default.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ class LossModel(ScalingModel):
     def _prepare(self) -> None:
         spec = self.spec
         self.group_col: str = spec.get("groups.by", "dataset")
+        self.tasks = response_tasks(spec)
+        if len(self.tasks) > 1 and self.group_col != "task":
+            raise SpecError(
+                f"{spec.source}: [response] task lists {len(self.tasks)} losses; set [groups] "
+                f"by = 'task' so that each has its own law (got by = {self.group_col!r})"
+            )
         self.params = {n: spec.param(n) for n in LAW_PARAMS[spec.form]}
         table = self.points(self.data)
         wanted = spec.get("data.datasets")
@@ -88,17 +98,18 @@ class LossModel(ScalingModel):
 
     def points(self, data: Observations) -> pd.DataFrame:
         spec = self.spec
-        task = spec.require("response.task", str)
+        tasks = response_tasks(spec)
         metric = spec.get("response.metric", "loss")
-        rows = data.frame[(data.frame["task"] == task) & (data.frame["metric"] == metric)]
-        if rows.empty:
-            tasks = sorted(data.frame.loc[data.frame["metric"] == metric, "task"].unique())
+        rows = data.frame[data.frame["task"].isin(tasks) & (data.frame["metric"] == metric)]
+        absent = [t for t in tasks if t not in set(rows["task"])]
+        if absent:
+            have = sorted(data.frame.loc[data.frame["metric"] == metric, "task"].unique())
             raise DataError(
-                f"{data.source}: no rows with task={task!r} and metric={metric!r} "
-                f"(the spec's [response]); tasks with that metric: {tasks[:20]}"
+                f"{data.source}: no rows with task={absent[0]!r} and metric={metric!r} "
+                f"(the spec's [response]); tasks with that metric: {have[:20]}"
             )
         if spec.get("data.checkpoints", "final") == "final":
-            rows = rows.loc[rows.groupby("run", sort=False)["tokens"].idxmax()]
+            rows = rows.loc[rows.groupby(["run", "task"], sort=False)["tokens"].idxmax()]
         out = rows[["run", "params", "tokens"]].copy()
         group_col = spec.get("groups.by", "dataset")
         if group_col in rows.columns and rows[group_col].notna().all():
@@ -156,7 +167,8 @@ class LossModel(ScalingModel):
 
     def build(self) -> pm.Model:
         t = self.table
-        coords = {self.group_col: list(self.labels), "obs": t["run"].tolist()}
+        obs = t["run"] if len(self.tasks) == 1 else t["run"] + "/" + t[self.group_col]
+        coords = {self.group_col: list(self.labels), "obs": obs.tolist()}
         g = pd.Categorical(t[self.group_col], categories=self.labels).codes
         x = self._scaled(t["params"].to_numpy(), t["tokens"].to_numpy())
         with pm.Model(coords=coords) as model:
@@ -249,6 +261,18 @@ class LossModel(ScalingModel):
         )
         out["distance"] = out.max(axis=1)
         return out
+
+
+def response_tasks(spec) -> tuple[str, ...]:
+    """The spec's ``[response] task``: one loss, or a list of them (one law per task)."""
+    task = spec.require("response.task", (str, list))
+    tasks = (task,) if isinstance(task, str) else tuple(task)
+    if not tasks or not all(isinstance(t, str) for t in tasks) or len(set(tasks)) < len(tasks):
+        raise SpecError(
+            f"{spec.source}: [response] task must be a task name or a list of distinct names "
+            f"(got {task!r})"
+        )
+    return tasks
 
 
 def _likelihood(table: dict, mu, observed: np.ndarray, spec) -> None:

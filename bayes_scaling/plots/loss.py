@@ -98,7 +98,7 @@ def loss_curves(
     shown = [model.table["truth"]] + ([test["truth"]] if test is not None else [])
     y = pd.concat(shown)
     axes[0][0].set_ylim(0.97 * min(y.min(), data["lower"].min()), 1.03 * y.max())
-    axes[0][0].set_ylabel(f"{fit.spec.require('response.task')} loss")
+    axes[0][0].set_ylabel(f"{', '.join(fit.model.tasks)} loss")
     axes[0][-1].legend(fontsize=7, ncol=2, title=interval_label(ci=ci), title_fontsize=7)
     fig.suptitle(f"{fit.spec.name}: law median and {interval_label(ci=ci)} (grey: extrapolation)")
     fig.tight_layout()
