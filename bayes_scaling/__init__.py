@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from bayes_scaling.data.schema import Observations
     from bayes_scaling.models.base import Fit, Prediction, ScalingModel, model_for
     from bayes_scaling.priors import Prior
-    from bayes_scaling.spec import ModelSpec, load_spec
+    from bayes_scaling.spec import ModelSpec, SamplerConfig, load_spec
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,7 @@ _LAZY = {
     "model_for": "bayes_scaling.models.base",
     "Prior": "bayes_scaling.priors",
     "ModelSpec": "bayes_scaling.spec",
+    "SamplerConfig": "bayes_scaling.spec",
     "load_spec": "bayes_scaling.spec",
 }
 
@@ -49,8 +50,9 @@ def fit(
 ) -> Fit:
     """Fit ``spec`` (a spec, a path or a shipped spec's name) to ``data``.
 
-    Sampler settings (``draws, tune, chains, sampler, target_accept, cores, progressbar,
-    client``) override the spec's ``[sampler]`` table.
+    Sampler settings (``draws, tune, chains, sampler, target_accept, mass_matrix, cores,
+    progressbar, client``; ``sampler`` may be a whole :class:`SamplerConfig`) override the
+    spec's ``[sampler]`` table.
     """
     from bayes_scaling.models.base import model_for
 
@@ -81,6 +83,7 @@ __all__ = [
     "Observations",
     "Prediction",
     "Prior",
+    "SamplerConfig",
     "ScalingModel",
     "SpecError",
     "compare",

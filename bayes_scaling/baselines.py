@@ -325,9 +325,9 @@ def downstream_baselines(model, train, points: pd.DataFrame) -> dict[str, np.nda
 def _final_input_rows(model, train) -> pd.DataFrame:
     """The input-loss rows of each run's final checkpoint (step 1's data)."""
     f = train.frame
-    rows = f[f["metric"] == model.spec.get("input.metric", "loss")]
+    rows = f[f["metric"] == model.input_metric]
     if not model.per_task:
-        rows = rows[rows["task"] == model.spec.require("input.task", str)]
+        rows = rows[rows["task"] == model.input_task]
     last = rows.groupby(["run", "task"])["tokens"].transform("max")
     return rows[rows["tokens"] == last]
 

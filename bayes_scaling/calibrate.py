@@ -33,7 +33,7 @@ from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.discrepancy import ExtrapolationError
 from bayes_scaling.models.base import model_for
 from bayes_scaling.plots.calibration import plot_calibration
-from bayes_scaling.spec import ModelSpec, load_spec
+from bayes_scaling.spec import ModelSpec, SamplerConfig, load_spec
 from bayes_scaling.validate import DISTANCE_BINS, LEVELS, Backtest, coverage_table
 
 #: Ladder columns a rung-out can cut on.
@@ -133,7 +133,8 @@ def rung_out(
     by, cutoffs
         The ladder column and its cut-offs (default :func:`default_cutoffs`).
     sampler
-        Overrides of the spec's ``[sampler]`` (``draws``, ``tune``, ``chains``).
+        Overrides of the spec's ``[sampler]``: any key of
+        :class:`~bayes_scaling.spec.SamplerConfig`.
     """
     spec = load_spec(spec)
     out = Path(out)
@@ -241,15 +242,7 @@ def fit_rate(
             "residuals",
             -0.5 * pm.math.sum(logdet + pm.math.log1p(c * a) + q - c * b**2 / (1 + c * a)),
         )
-    tree = inference.sample(
-        model,
-        seed=seed,
-        draws=1000,
-        tune=1000,
-        chains=4,
-        progressbar=False,
-        target_accept=0.95,
-    )
+    tree = inference.sample(model, SamplerConfig(target_accept=0.95), seed=seed, progressbar=False)
     return RateFit(tree, names)
 
 

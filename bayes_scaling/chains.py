@@ -21,8 +21,8 @@ import xarray as xr
 
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.hashing import canonical_json, digest
-from bayes_scaling.inference import compile_model, merge_chains, sample_chain
-from bayes_scaling.spec import ModelSpec
+from bayes_scaling.inference import DEFAULT_SAMPLER, compile_model, merge_chains, sample_chain
+from bayes_scaling.spec import ModelSpec, SamplerConfig
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -62,27 +62,13 @@ def _chain_task(
     spec: dict,
     source: str,
     data: Observations,
+    config: SamplerConfig,
     *,
     chain: int,
     seed: int,
-    sampler: str,
-    draws: int,
-    tune: int,
-    target_accept: float,
-    mass_matrix: str,
 ) -> xr.DataTree:
-    model, compiled = _model_on_worker(family, spec, source, data, sampler)
-    return sample_chain(
-        model,
-        chain=chain,
-        seed=seed,
-        sampler=sampler,
-        draws=draws,
-        tune=tune,
-        target_accept=target_accept,
-        mass_matrix=mass_matrix,
-        compiled=compiled,
-    )
+    model, compiled = _model_on_worker(family, spec, source, data, config.name)
+    return sample_chain(model, config, chain=chain, seed=seed, compiled=compiled)
 
 
 def _identity(x: Any) -> Any:
@@ -100,12 +86,7 @@ def fit_chains(
     *,
     client: Client,
     seed: int,
-    sampler: str = "nutpie",
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
-    target_accept: float = 0.9,
-    mass_matrix: str = "diag",
+    config: SamplerConfig = DEFAULT_SAMPLER,
     retries: int = 2,
 ) -> xr.DataTree:
     """Sample the posterior of ``model`` with each chain as its own Dask task; merge them.
@@ -116,15 +97,7 @@ def fit_chains(
     spec, data = model.spec, model.data
     shared = data_future(client, data)
     base = digest(
-        "chains",
-        spec.to_json(),
-        data.fingerprint(),
-        str(seed),
-        sampler,
-        str(draws),
-        str(tune),
-        str(target_accept),
-        mass_matrix,
+        "chains", spec.to_json(), data.fingerprint(), str(seed), canonical_json(config.to_dict())
     )
     futures = [
         client.submit(
@@ -133,17 +106,13 @@ def fit_chains(
             spec.to_dict(),
             spec.source,
             shared,
+            config,
             chain=k,
             seed=int(seed),
-            sampler=sampler,
-            draws=int(draws),
-            tune=int(tune),
-            target_accept=float(target_accept),
-            mass_matrix=mass_matrix,
             key=f"bayes-scaling-chain-{base}-{k}",
             retries=retries,
         )
-        for k in range(chains)
+        for k in range(config.chains)
     ]
     try:
         return merge_chains(client.gather(futures))

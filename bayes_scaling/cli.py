@@ -56,7 +56,13 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--draws", type=_positive_int, help="posterior draws per chain")
     g.add_argument("--tune", type=_positive_int, help="tuning steps per chain")
     g.add_argument("--chains", type=_positive_int, help="number of chains")
-    g.add_argument("--sampler", choices=["nutpie", "pymc", "numpyro", "blackjax"])
+    g.add_argument(
+        "--sampler",
+        choices=["nutpie", "pymc", "numpyro", "blackjax"],
+        help="NUTS implementation (numpyro and blackjax need JAX)",
+    )
+    g.add_argument("--target-accept", type=_probability, help="NUTS target acceptance rate")
+    g.add_argument("--mass-matrix", choices=["diag", "low_rank"], help="nutpie's mass matrix")
     g.add_argument(
         "--cores", type=_positive_int, help="core budget (default: CPUs this process may use)"
     )
@@ -151,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("summary", help="parameter table with intervals and a verdict")
     p.add_argument("fit", help="fit file (.nc)")
     p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
-    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="(default: table)"
+    )
     p.add_argument("--strict", action="store_true", help="exit 3 unless the fit converged")
     p.set_defaults(func=cmd_summary)
 
@@ -198,10 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("demo", help="simulate a testbed, fit, report, plot (the main job)")
     p.add_argument("--out", default="demo-output", help="folder for the fit file and plots")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--draws", type=_positive_int, default=1000)
-    p.add_argument("--tune", type=_positive_int, default=1000)
-    p.add_argument("--chains", type=_positive_int, default=4)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--draws", type=_positive_int, default=1000, help="per chain (default 1000)")
+    p.add_argument("--tune", type=_positive_int, default=1000, help="per chain (default 1000)")
+    p.add_argument("--chains", type=_positive_int, default=4, help="(default 4)")
     p.set_defaults(func=cmd_demo)
 
     p = command("sweep", help="run many fits on Dask (see SWEEP.toml docs)")
@@ -213,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     p = command("collect", help="one table of every fit in a sweep folder")
-    p.add_argument("directory")
+    p.add_argument("directory", help="the sweep's output folder (one file per fit)")
     p.add_argument("--out", help="CSV to write (default: print)")
     p.set_defaults(func=cmd_collect)
     return parser
@@ -236,9 +244,24 @@ def _spec(args: argparse.Namespace):
     return spec.with_keys(parse_pairs(getattr(args, "set", []), flag="--set"))
 
 
-def _sampler_kwargs(args: argparse.Namespace) -> dict:
-    keys = ("draws", "tune", "chains", "sampler", "cores")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+def _sampler_overrides(args: argparse.Namespace) -> dict:
+    """The sampling flags given, as keys of the spec's ``[sampler]`` table."""
+    flags = {
+        "name": args.sampler,
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "target_accept": args.target_accept,
+        "mass_matrix": args.mass_matrix,
+    }
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def _sampler_kwargs(args: argparse.Namespace, spec) -> dict:
+    """``fit()``'s sampler arguments: the spec's ``[sampler]`` with the flags over it, checked
+    before any work (a :class:`SpecError` names the flag's key)."""
+    config = spec.sampler.updated(where="sampling flag:", **_sampler_overrides(args))
+    return {"sampler": config, **({"cores": args.cores} if args.cores is not None else {})}
 
 
 def _emit(text: str, out: str | None) -> None:
@@ -274,15 +297,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _check_out(args.out)
     if not args.verbose:  # progress lines on standard error, also in batch jobs
         _log_to_stderr("bayes_scaling.inference")
+    spec = _spec(args)
+    sampler = _sampler_kwargs(args, spec)
     data = _load_data(args).select(args.select)
-    model = model_for(_spec(args), data)
+    model = model_for(spec, data)
     client = None
     if args.scheduler:
         from distributed import Client
 
         client = Client(args.scheduler)
     try:
-        fit = model.fit(seed=args.seed, client=client, **_sampler_kwargs(args))
+        fit = model.fit(seed=args.seed, client=client, **sampler)
     finally:
         if client is not None:
             client.close()
@@ -379,15 +404,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     _check_out(args.out)
     _check_out(args.fit_out, "--fit-out")
+    spec = _spec(args)
+    sampler = _sampler_kwargs(args, spec)
     bt = backtest(
-        _spec(args),
+        spec,
         _load_data(args),
         train=args.train,
         test=args.test,
         seed=args.seed,
         baselines=not args.no_baselines,
         ci=args.ci,
-        **_sampler_kwargs(args),
+        **sampler,
     )
     if args.fit_out:
         bt.save(args.fit_out)
@@ -414,9 +441,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         )
     if not args.verbose:
         _log_to_stderr("bayes_scaling.cluster")
-    sampler = _sampler_kwargs(args)
+    spec = _spec(args)
+    sampler = _sampler_overrides(args)
+    spec.sampler.updated(where="sampling flag:", **sampler)  # checked before any work
     cal = rung_out(
-        _spec(args),
+        spec,
         args.data,
         data_options=parse_pairs(args.data_option),
         out=args.out,

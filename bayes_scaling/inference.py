@@ -19,8 +19,13 @@ import pymc as pm
 import xarray as xr
 
 from bayes_scaling.constants import ESS_MIN_PER_CHAIN, RHAT_MAX
+from bayes_scaling.spec import SamplerConfig
 
 log = logging.getLogger(__name__)
+
+
+#: The sampler settings when none are given (the defaults of a spec's ``[sampler]`` table).
+DEFAULT_SAMPLER = SamplerConfig()
 
 
 class ConvergenceWarning(UserWarning):
@@ -80,14 +85,10 @@ def compile_model(model, sampler: str = "nutpie"):
 
 def sample_chain(
     model,
+    config: SamplerConfig = DEFAULT_SAMPLER,
     *,
     chain: int,
     seed: int,
-    sampler: str = "nutpie",
-    draws: int = 1000,
-    tune: int = 1000,
-    target_accept: float = 0.9,
-    mass_matrix: str = "diag",
     compiled: Any = None,
     progress_callback: Callable[[int, int], None] | None = None,
 ) -> xr.DataTree:
@@ -99,16 +100,15 @@ def sample_chain(
 
     Parameters
     ----------
-    mass_matrix
-        ``"diag"`` or ``"low_rank"`` (nutpie only: a diagonal plus low-rank mass matrix, for
-        posteriors with a few strongly correlated directions).
+    config
+        The sampler and its settings (``chains`` is not used: this is one chain).
     compiled
         From :func:`compile_model` (nutpie): compile once, sample many chains.
     progress_callback
         Called with ``(finished, total)`` draws (nutpie only).
     """
     s = chain_seed(seed, chain)
-    if sampler == "nutpie":
+    if config.name == "nutpie":
         import nutpie
         from pymc.backends.arviz import patch_nutpie_idata
 
@@ -123,13 +123,13 @@ def sample_chain(
         start = time.perf_counter()
         tree = nutpie.sample(
             compiled,
-            draws=draws,
-            tune=tune,
+            draws=config.draws,
+            tune=config.tune,
             chains=1,
             cores=1,
             seed=s,
-            target_accept=target_accept,
-            low_rank_modified_mass_matrix=mass_matrix == "low_rank",
+            target_accept=config.target_accept,
+            low_rank_modified_mass_matrix=config.mass_matrix == "low_rank",
             save_warmup=False,
             progress_bar=False,
             progress_callback=callback,
@@ -139,13 +139,13 @@ def sample_chain(
         with model, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*samples per chain.*")
             tree = pm.sample(
-                draws=draws,
-                tune=tune,
+                draws=config.draws,
+                tune=config.tune,
                 chains=1,
                 cores=1,
                 random_seed=[s],
-                nuts_sampler=sampler,
-                target_accept=target_accept,
+                nuts_sampler=config.name,
+                target_accept=config.target_accept,
                 progressbar=False,
                 compute_convergence_checks=False,
             )
@@ -196,14 +196,9 @@ def merge_chains(trees: Sequence[xr.DataTree]) -> xr.DataTree:
 
 def sample(
     model,
+    config: SamplerConfig = DEFAULT_SAMPLER,
     *,
-    sampler: str = "nutpie",
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 4,
     seed: int = 0,
-    target_accept: float = 0.9,
-    mass_matrix: str = "diag",
     cores: int | None = None,
     progressbar: bool | None = None,
 ) -> xr.DataTree:
@@ -217,11 +212,9 @@ def sample(
 
     Parameters
     ----------
-    sampler
-        ``"nutpie"`` (default), ``"pymc"``, ``"numpyro"`` or ``"blackjax"`` (the last two need
-        JAX installed).
-    mass_matrix
-        As for :func:`sample_chain`.
+    config
+        The sampler (``"nutpie"`` by default; ``"pymc"``, or ``"numpyro"``/``"blackjax"`` with
+        JAX installed), draws, warm-up, chains, target acceptance and mass matrix.
     cores
         Chains run in parallel on at most this many cores (default: :func:`available_cpus`).
     progressbar
@@ -232,35 +225,27 @@ def sample(
     xarray.DataTree
         ``posterior``, ``sample_stats``, ``observed_data`` (and ``constant_data``).
     """
-    cores = min(chains, cores or available_cpus())
+    c = config
+    cores = min(c.chains, cores or available_cpus())
     if progressbar is None:
         progressbar = sys.stderr.isatty() or in_notebook()
-    compiled = compile_model(model, sampler)
-    log.info("sampling %d chains × (%d tune + %d draws) on %d cores", chains, tune, draws, cores)
-    settings = dict(
-        sampler=sampler,
-        draws=draws,
-        tune=tune,
-        target_accept=target_accept,
-        mass_matrix=mass_matrix,
+    compiled = compile_model(model, c.name)
+    log.info(
+        "sampling %d chains × (%d tune + %d draws) on %d cores", c.chains, c.tune, c.draws, cores
     )
-    with _ChainProgress(chains, draws + tune, bar=progressbar and sampler == "nutpie") as bar:
+    nutpie = c.name == "nutpie"
+    with _ChainProgress(c.chains, c.draws + c.tune, bar=progressbar and nutpie) as bar:
 
         def run(k: int) -> xr.DataTree:
             return sample_chain(
-                model,
-                chain=k,
-                seed=seed,
-                compiled=compiled,
-                progress_callback=bar.callback(k),
-                **settings,
+                model, c, chain=k, seed=seed, compiled=compiled, progress_callback=bar.callback(k)
             )
 
-        if sampler == "nutpie" and cores > 1:
+        if nutpie and cores > 1:
             with ThreadPoolExecutor(max_workers=cores) as pool:
-                trees = list(pool.map(run, range(chains)))
+                trees = list(pool.map(run, range(c.chains)))
         else:
-            trees = [run(k) for k in range(chains)]
+            trees = [run(k) for k in range(c.chains)]
     return merge_chains(trees)
 
 

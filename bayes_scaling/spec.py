@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import numbers
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,17 +35,85 @@ from bayes_scaling.priors import Prior, SpecError
 
 LINKS = ("identity", "log", "logit")
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
-SAMPLER_DEFAULTS: dict[str, Any] = {
-    "name": "nutpie",
-    "draws": 1000,
-    "tune": 1000,
-    "chains": 4,
-    "target_accept": 0.9,
-    "mass_matrix": "diag",
-}
 #: nutpie's mass matrix adaptation: diagonal, or diagonal plus a low-rank correction (nutpie's
 #: ``low_rank_modified_mass_matrix``) for posteriors with a few strongly correlated directions.
 MASS_MATRICES = ("diag", "low_rank")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How a fit samples: a spec's ``[sampler]`` table, validated once, as one value.
+
+    The spec's table (:attr:`ModelSpec.sampler`), the keyword arguments of ``fit()``, the
+    CLI's sampling flags and a sweep's ``[sampler]`` table all make one of these by
+    :meth:`updated`; inference and the Dask chains take it whole. The fields are the table's
+    keys and their defaults (a key not here is an error naming it).
+
+    Attributes
+    ----------
+    name
+        The NUTS implementation: one of :data:`SAMPLERS` (``numpyro``/``blackjax`` need JAX).
+    draws, tune, chains
+        Draws kept and warm-up steps per chain; the number of chains.
+    target_accept
+        NUTS's target acceptance rate, in (0, 1).
+    mass_matrix
+        ``"diag"`` or ``"low_rank"`` (nutpie only; :data:`MASS_MATRICES`).
+    """
+
+    name: str = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    mass_matrix: str = "diag"
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def updated(self, *, where: str = "sampler setting:", **changes: Any) -> SamplerConfig:
+        """A copy with ``changes`` (``None`` values ignored), validated.
+
+        Raises
+        ------
+        SpecError
+            Naming ``where`` and the key: unknown, or a value out of range.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        check_keys(changes, self.keys(), where=where.rstrip(":"))
+        new = replace(self, **changes)
+        new._check(where)
+        return new
+
+    def _check(self, where: str) -> None:
+        if self.name not in SAMPLERS:
+            raise SpecError(f"{where} name {self.name!r} is not one of {SAMPLERS}")
+        for key in ("draws", "tune", "chains"):
+            value = getattr(self, key)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise SpecError(f"{where} {key} must be a positive integer, got {value!r}")
+        ta = self.target_accept
+        if isinstance(ta, bool) or not isinstance(ta, numbers.Real) or not 0 < ta < 1:
+            raise SpecError(f"{where} target_accept must be in (0, 1), got {ta!r}")
+        if self.mass_matrix not in MASS_MATRICES:
+            raise SpecError(
+                f"{where} mass_matrix {self.mass_matrix!r} is not one of {MASS_MATRICES}"
+            )
+        if self.mass_matrix != "diag" and self.name != "nutpie":
+            raise SpecError(
+                f"{where} mass_matrix {self.mass_matrix!r} needs nutpie (sampler "
+                f"{self.name!r}: set mass_matrix = 'diag')"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Keys renamed so that one key has one meaning in every family: old → new.
+RENAMED = {
+    ("data", "skip_fraction"): "drop_first_fraction (with checkpoints = 'all')",
+}
 #: Sections whose keys each family declares (:attr:`ScalingModel.spec_keys`).
 FAMILY_SECTIONS = ("response", "input", "groups", "data", "likelihood")
 _TOP_KEYS = {
@@ -202,8 +270,9 @@ class ModelSpec:
         )
 
     @property
-    def sampler(self) -> dict[str, Any]:
-        return {**SAMPLER_DEFAULTS, **self.section("sampler")}
+    def sampler(self) -> SamplerConfig:
+        """The ``[sampler]`` table over the defaults (:class:`SamplerConfig`)."""
+        return SamplerConfig().updated(where=f"{self.source}: [sampler]", **self.section("sampler"))
 
     # --- validation ---------------------------------------------------------------------
     def check_sections(self, keys: dict[str, tuple[str, ...]], *, family: str) -> None:
@@ -219,6 +288,11 @@ class ModelSpec:
             table = self.section(section)
             if table and section not in keys:
                 raise SpecError(f"{self.source}: the {family} family has no [{section}] section")
+            for key in table:
+                if (section, key) in RENAMED:
+                    raise SpecError(
+                        f"{self.source}: [{section}] {key!r} is now {RENAMED[section, key]}"
+                    )
             check_keys(table, keys.get(section, ()), where=f"{self.source}: [{section}]")
 
     def _check(self) -> None:
@@ -232,16 +306,7 @@ class ModelSpec:
         self.extrapolation_error  # noqa: B018 (validates the section)
         for name in self.section("params"):
             self.param(name)
-        sampler = self.section("sampler")
-        check_keys(sampler, SAMPLER_DEFAULTS, where=f"{self.source}: [sampler]")
-        check_sampler(sampler, where=f"{self.source}: [sampler]")
-        mass = sampler.get("mass_matrix", "diag")
-        if mass not in MASS_MATRICES:
-            raise SpecError(
-                f"{self.source}: [sampler] mass_matrix {mass!r} is not one of {MASS_MATRICES}"
-            )
-        if mass != "diag" and sampler.get("name", "nutpie") != "nutpie":
-            raise SpecError(f"{self.source}: [sampler] mass_matrix {mass!r} needs nutpie")
+        self.sampler  # noqa: B018 (validates the section)
 
 
 def check_keys(table: dict[str, Any], known: Any, *, where: str) -> None:
@@ -251,21 +316,6 @@ def check_keys(table: dict[str, Any], known: Any, *, where: str) -> None:
         if key not in known:
             hint = did_you_mean(key, known)
             raise SpecError(f"{where}: unknown key {key!r}{hint} (known: {sorted(known)})")
-
-
-def check_sampler(sampler: dict[str, Any], *, where: str) -> None:
-    """Raise :class:`SpecError` (prefixed by ``where``) for a sampler ``name`` not in
-    :data:`SAMPLERS`, ``draws``/``tune``/``chains`` below 1 or not whole, or a
-    ``target_accept`` outside (0, 1); absent keys are not checked."""
-    if "name" in sampler and sampler["name"] not in SAMPLERS:
-        raise SpecError(f"{where} name {sampler['name']!r} is not one of {SAMPLERS}")
-    for key in ("draws", "tune", "chains"):
-        value = sampler.get(key, 1)
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-            raise SpecError(f"{where} {key} must be a positive integer, got {value!r}")
-    ta = sampler.get("target_accept", 0.9)
-    if not isinstance(ta, float) or not 0 < ta < 1:
-        raise SpecError(f"{where} target_accept must be in (0, 1), got {ta!r}")
 
 
 def read_toml(path: Path, *, what: str, error: type[Exception] = SpecError) -> dict[str, Any]:

@@ -15,8 +15,8 @@ Format (every key optional except ``specs`` or ``[[fits]]``, and ``[data.*]``)::
     replicates = 1                   # fits per (spec, data, selection), derived seeds
     # seeds = [0, 1, 2]              # ... or explicit seeds instead of `replicates`
 
-    [sampler]                        # overrides every spec's [sampler] (part of the fit id)
-    draws = 500
+    [sampler]                        # overrides every spec's [sampler] (part of the fit id):
+    draws = 500                      # any SamplerConfig key, mass_matrix and target_accept too
     tune = 500
     chains = 4
 
@@ -78,7 +78,7 @@ from bayes_scaling.data import simulate as sim
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hashing import canonical_json, digest
 from bayes_scaling.priors import SpecError
-from bayes_scaling.spec import ModelSpec, load_spec, read_toml
+from bayes_scaling.spec import ModelSpec, SamplerConfig, load_spec, read_toml
 
 _TOP_KEYS = {
     "name",
@@ -95,7 +95,6 @@ _TOP_KEYS = {
     "fits",
 }
 _DATA_KEYS = {"simulate", "path", "options", "replicates", "seed"}
-_SAMPLER_KEYS = {"name", "draws", "tune", "chains", "target_accept"}
 
 
 class SweepError(SpecError):
@@ -258,8 +257,12 @@ class Sweep:
         if not specs and not r.get("fits"):
             raise self._err("nothing to fit: give 'specs' (with [data.*]) or [[fits]]")
         sampler = r.get("sampler", {})
-        if not isinstance(sampler, dict) or set(sampler) - _SAMPLER_KEYS:
-            raise self._err(f"[sampler] may only set {sorted(_SAMPLER_KEYS)}")
+        if not isinstance(sampler, dict):
+            raise self._err(f"[sampler] may only set {list(SamplerConfig.keys())}")
+        try:
+            SamplerConfig().updated(where="[sampler]", **sampler)
+        except SpecError as exc:
+            raise self._err(str(exc)) from None
         data = r.get("data")
         if not isinstance(data, dict) or not data:
             raise self._err("needs at least one named data set, e.g. [data.testbed]")

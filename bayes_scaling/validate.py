@@ -381,9 +381,11 @@ def sbc(
     kept = {v.name for v in [*probe.free_RVs, *probe.deterministics]}
     names = [n for n in names if n in kept]
     truth_all = _scalars(stacked(prior["prior"].to_dataset())[names])
-    settings = {k: v for k, v in spec.sampler.items() if k != "name"}
-    settings = {"sampler": spec.sampler["name"], **settings, **sampler}
-    if settings["chains"] * settings["draws"] < thin_to:
+    options = {k: sampler.pop(k) for k in ("cores", "progressbar") if k in sampler}
+    if "sampler" in sampler:
+        sampler["name"] = sampler.pop("sampler")
+    config = spec.sampler.updated(where="sbc() sampler argument:", **sampler)
+    if config.chains * config.draws < thin_to:
         raise ValueError(f"chains × draws must be at least thin_to = {thin_to}")
     keep, truths, rows = [], [], []
     examined = 0
@@ -398,7 +400,7 @@ def sbc(
             continue
         r = len(keep)
         start = time.perf_counter()
-        tree = inference.sample(pm.observe(model, sim), seed=seed + 1 + r, **settings)
+        tree = inference.sample(pm.observe(model, sim), config, seed=seed + 1 + r, **options)
         post = _scalars(stacked(tree["posterior"].to_dataset())[names])
         pick = np.round(np.linspace(0, post.sizes["sample"] - 1, thin_to)).astype(int)
         keep.append(post.isel(sample=pick))

@@ -8,7 +8,8 @@ Run: ``.venv/bin/python benchmarks/bench_downstream.py [--parts gadre olmo timin
    1.4B runs present, at their observed loss (direct) and chained from (dataset, N, D) through
    a loss fit on the same split, with relative error and coverage next to Gadre et al.'s point
    method (``curve_fit`` of the average per dataset; chained through a Huber/L-BFGS loss fit);
-   the four absent configurations with intervals.
+   the four absent configurations with intervals. Both forms also fitted as the paper did, to
+   the 17-task average per pretraining set (``*_average``: ``average_tasks``).
 2. ``olmo``: the OLMo ladder, fit on the 190M-1B runs (``accuracy_sigmoid`` on task bpb, one
    Chinchilla loss fit per task), the 3B runs' final-checkpoint accuracies chained from (N, D),
    per task, next to the paper's two-step point method, the error split into its steps (the
@@ -45,7 +46,7 @@ from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
 from bayes_scaling.models.base import Fit, fit_hash
 from bayes_scaling.models.chaining import loss_fits
-from bayes_scaling.models.task_sets import aggregate_tasks
+from bayes_scaling.models.task_sets import aggregate_tasks, average_tasks
 from bayes_scaling.spec import load_spec
 
 PARTS = ("gadre", "olmo", "holdout", "timing")
@@ -106,7 +107,38 @@ def gadre(root) -> dict:
         res["per_task_direct_coverage"] = round(float(per_task["covered"].mean()), 3)
         out[name] = res
     out["curve_fit_average"] = _gadre_point_method(model, train, test, truth)
+    for name in ("error_from_loss", "error_sigmoid"):
+        out[f"{name}_average"] = _gadre_average(name, train, test, truth, loss_fit)
     return out
+
+
+#: Fitting the 17-task average, one law per pretraining set (``average_tasks``), as Gadre et al.
+#: did: the average has no item count (a beta likelihood) and each set is its own task, so the
+#: input loss needs no per-set shift.
+AVERAGE = {
+    "response": {"tasks": "all"},
+    "input": {"shift_by": None},
+    "likelihood": {"kind": "beta"},
+}
+
+
+def _gadre_average(name: str, train, test, truth: pd.Series, loss_fit) -> dict:
+    """The Bayesian form of the paper's point method: ``name``'s law on the avg17 error per
+    pretraining set, scored on the 1.4B runs at their loss (direct) and chained."""
+    model = model_for(
+        load_spec(name).updated(AVERAGE),
+        average_tasks(train, "avg17", name="avg17", by="dataset"),
+    )
+    res: dict = {}
+    with timer(res, "fit_seconds"):
+        fit = model.fit(**SAMPLING)
+    res["diagnostics"] = fit.diagnostics().verdict
+    points = model.points(average_tasks(test, "avg17", name="avg17", by="dataset"))
+    direct = fit.predict(points.drop(columns=["truth"])).table()
+    res["direct"] = _scored(direct, truth)
+    runs = points[["run", "dataset", "params", "tokens", "task"]]
+    res["chained"] = _scored(fit.predict(runs, loss_fit=loss_fit).table(), truth)
+    return res
 
 
 def _gadre_point_method(model, train: Observations, test: Observations, truth) -> dict:

@@ -113,7 +113,7 @@ def profile(
         "tune": tune,
         "chains": chains,
         "cores": cores,
-        "target_accept": s["target_accept"],
+        "target_accept": s.target_accept,
         "mass_matrix": mass_matrix,
     }
     start = time.perf_counter()
@@ -131,7 +131,7 @@ def profile(
         chains=chains,
         cores=cores,
         seed=chain_seed(0, 0),
-        target_accept=s["target_accept"],
+        target_accept=s.target_accept,
         save_warmup=True,
         low_rank_modified_mass_matrix=mass_matrix == "low_rank",
         progress_bar=False,
@@ -195,9 +195,9 @@ def main() -> None:
         s = model.spec.sampler
         result = profile(
             model,
-            draws=args.draws or s["draws"],
-            tune=args.tune or s["tune"],
-            chains=args.chains or s["chains"],
+            draws=args.draws or s.draws,
+            tune=args.tune or s.tune,
+            chains=args.chains or s.chains,
             cores=args.cores,
             mass_matrix=args.mass_matrix or s.get("mass_matrix", "diag"),
         )

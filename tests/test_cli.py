@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from bayes_scaling import cli
+from bayes_scaling import cli, load_spec
 
 COMMANDS = [
     "fit",
@@ -244,3 +244,32 @@ def test_calibrate_refuses_cores_instead_of_ignoring_it(capsys):
     args = ["calibrate", "loss_chinchilla", "--data", "nowhere.csv", "--out", "x", "--cores", "2"]
     assert cli.main(args) == 2
     assert "--cores does not apply" in capsys.readouterr().err
+
+
+def test_every_sampler_key_is_a_flag_checked_before_any_work(capsys):
+    args = ["fit", "error_sigmoid", "--data", "nowhere.csv", "--out", "f.nc", "--sampler", "pymc"]
+    assert cli.main(args) == 2  # the spec's low-rank mass matrix needs nutpie
+    assert "mass_matrix 'low_rank' needs nutpie" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["fit", "error_sigmoid", "--data", "x.csv", "--target-accept", "1.2"])
+    assert exit_.value.code == 2
+    ns = cli.build_parser().parse_args(
+        ["fit", "loss_chinchilla", "--data", "x", "--target-accept", "0.99", "--mass-matrix",
+         "low_rank"]
+    )  # fmt: skip
+    config = cli._sampler_kwargs(ns, load_spec("loss_chinchilla"))["sampler"]
+    assert (config.target_accept, config.mass_matrix, config.draws) == (0.99, "low_rank", 1000)
+
+
+def test_every_option_has_help_text():
+    import argparse
+
+    parser = cli.build_parser()
+    (subparsers,) = parser._subparsers._group_actions
+    bare = [
+        f"{name} {a.option_strings or a.dest}"
+        for name, sub in subparsers.choices.items()
+        for a in sub._actions
+        if not isinstance(a, argparse._HelpAction) and not a.help
+    ]
+    assert bare == []

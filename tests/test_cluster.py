@@ -26,6 +26,7 @@ from bayes_scaling.chains import fit_chains
 from bayes_scaling.cluster import sweep
 from bayes_scaling.data.simulate import simulate_chinchilla
 from bayes_scaling.inference import diagnose
+from bayes_scaling.spec import SamplerConfig
 from bayes_scaling.sweep import expand
 from bayes_scaling.sweep_files import collect, is_done
 from bayes_scaling.validate import Backtest
@@ -195,9 +196,9 @@ def tiny_data():
 
 def test_fit_chains_equals_local_sampling_with_the_same_seed(client, tiny_data):
     spec = bs.load_spec("loss_chinchilla")
-    settings = dict(sampler="nutpie", draws=50, tune=50, chains=3, target_accept=0.9)
-    remote = fit_chains(bs.model_for(spec, tiny_data), client=client, seed=11, **settings)
-    local = inference.sample(bs.model_for(spec, tiny_data).build(), seed=11, cores=2, **settings)
+    config = SamplerConfig(draws=50, tune=50, chains=3, target_accept=0.9)
+    remote = fit_chains(bs.model_for(spec, tiny_data), client=client, seed=11, config=config)
+    local = inference.sample(bs.model_for(spec, tiny_data).build(), config, seed=11, cores=2)
     assert list(remote["posterior"]["chain"].values) == [0, 1, 2]
     for group in ("posterior", "sample_stats"):
         for name, var in local[group].data_vars.items():
@@ -206,7 +207,7 @@ def test_fit_chains_equals_local_sampling_with_the_same_seed(client, tiny_data):
     assert set(remote.children) >= {"posterior", "sample_stats", "observed_data"}
     diag = diagnose(remote)
     assert diag.chains == 3 and np.isfinite(diag.rhat_max)
-    other = fit_chains(bs.model_for(spec, tiny_data), client=client, seed=12, **settings)
+    other = fit_chains(bs.model_for(spec, tiny_data), client=client, seed=12, config=config)
     assert not np.array_equal(other["posterior"]["E"].values, remote["posterior"]["E"].values)
 
 

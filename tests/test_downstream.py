@@ -372,3 +372,23 @@ def test_cli_predict_with_tasks_and_average(fit_binomial, tmp_path):
     )
     assert len(table) == 2 * 10 + 2  # ten tasks at two losses, then their two averages
     assert (table["task"].tail(2) == "avg10").all()
+
+
+def test_average_tasks_as_one_task_per_dataset(sim):
+    from bayes_scaling.models.task_sets import average_tasks
+
+    tasks = ["commonsense_0", "science_1"]
+    avg = average_tasks(sim.observations, tasks, name="pair", by="dataset")
+    f, g = avg.frame, sim.observations.frame
+    rows = f[f["metric"] == "accuracy"]
+    assert set(rows["task"]) == {"pair[simulated]"} and rows["n_items"].isna().all()
+    one = g[(g["run"] == "sim-0") & g["task"].isin(tasks)]
+    row = rows[rows["run"] == "sim-0"].iloc[0]
+    assert row["value"] == pytest.approx(one["value"].mean())
+    assert row["chance"] == pytest.approx(one["chance"].mean())
+    assert len(f[f["metric"] == "loss"]) == len(g[g["metric"] == "loss"])  # inputs kept
+    spec = _spec("beta").updated({"response": {"tasks": "all"}})
+    assert model_for(spec, avg).tasks == ("pair[simulated]",)
+    gap = Observations(g.drop(index=one.index[:1]), "gappy")
+    with pytest.raises(DataError, match=r"run 'sim-0' .* lacks"):
+        average_tasks(gap, tasks, name="pair")

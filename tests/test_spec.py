@@ -85,3 +85,18 @@ def test_missing_law_parameter_is_named(small_testbed):
 
     with pytest.raises(SpecError, match=r"missing \[params.A_ref\]"):
         model_for(spec(), small_testbed.observations)
+
+
+def test_sampler_is_one_validated_value():
+    from bayes_scaling.spec import SamplerConfig
+
+    s = load_spec("error_sigmoid").sampler
+    assert isinstance(s, SamplerConfig)
+    assert (s.mass_matrix, s.target_accept, s.chains) == ("low_rank", 0.95, 4)
+    quick = s.updated(draws=200, chains=None)  # None: not given
+    assert (quick.draws, quick.chains, s.draws) == (200, 4, 1000)
+    assert set(SamplerConfig.keys()) == set(s.to_dict())
+    with pytest.raises(SpecError, match="needs nutpie"):
+        s.updated(name="pymc")  # low_rank stays: an error, not silently dropped
+    with pytest.raises(SpecError, match="unknown key 'target_acept'; did you mean"):
+        s.updated(target_acept=0.9)

@@ -144,7 +144,7 @@ def test_toml_file_with_relative_spec_and_data_paths(tmp_path):
         ({"replicates": 2, "seeds": [1]}, "either 'replicates' or 'seeds'"),
         ({"backtest": [{"cutoffs": []}]}, "'cutoffs' must be a non-empty list"),
         ({"fits": [{"spec": "loss_chinchilla", "data": "nope"}]}, "data 'nope'"),
-        ({"sampler": {"draws": 5, "cores": 2}}, "[sampler] may only set"),
+        ({"sampler": {"draws": 5, "cores": 2}}, "unknown key 'cores'"),
     ],
 )
 def test_bad_descriptions_name_the_key(extra, message):

@@ -29,13 +29,14 @@ import xarray as xr
 
 from bayes_scaling import discrepancy, fitfile, inference, laws
 from bayes_scaling.chains import fit_chains
+from bayes_scaling.checkpoints import select_checkpoints
 from bayes_scaling.constants import CALIBRATED_DISTANCE, CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.errors import closest
 from bayes_scaling.hashing import arrays_digest, digest
 from bayes_scaling.hierarchy import stacked
 from bayes_scaling.report import interval_label, summarize
-from bayes_scaling.spec import ModelSpec, SpecError, check_sampler, load_spec
+from bayes_scaling.spec import ModelSpec, SamplerConfig, SpecError, load_spec
 
 
 class ScalingModel(ABC):
@@ -47,8 +48,9 @@ class ScalingModel(ABC):
     grid_columns: ClassVar[tuple[str, ...]]
     #: Link scale of the response, on which the extrapolation error is added.
     response_link: str = "logit"
-    #: The keys the family reads in each spec section (any other key is an error).
-    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: The keys the family reads in each spec section and their defaults, declared once
+    #: (``None``: no default; any other key is an error naming it). Read with :meth:`option`.
+    spec_keys: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, spec: ModelSpec, data: Observations) -> None:
         if spec.family != self.family:
@@ -59,6 +61,27 @@ class ScalingModel(ABC):
         self.spec = spec
         self.data = data
         self._prepare()
+
+    def option(self, dotted: str) -> Any:
+        """The spec's value of the declared key ``dotted`` (``"data.max_checkpoints"``), or
+        its default in :attr:`spec_keys`."""
+        section, key = dotted.split(".", 1)
+        declared = self.spec_keys.get(section, {})
+        if key not in declared:
+            raise KeyError(f"{type(self).__name__} declares no [{section}] key {key!r}")
+        return self.spec.get(dotted, declared[key])
+
+    def selected_checkpoints(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The checkpoints of ``rows`` the spec's ``[data]`` keeps
+        (:mod:`bayes_scaling.checkpoints`: one meaning in every family)."""
+        return select_checkpoints(
+            rows,
+            min_tokens=float(self.option("data.min_tokens")),
+            drop_first_fraction=float(self.option("data.drop_first_fraction")),
+            max_checkpoints=self.option("data.max_checkpoints"),
+            spacing=self.option("data.checkpoint_spacing"),
+            where=f"{self.spec.source}: [data]",
+        )
 
     # --- what a family implements ---------------------------------------------------------
     @abstractmethod
@@ -140,35 +163,37 @@ class ScalingModel(ABC):
         draws: int | None = None,
         tune: int | None = None,
         chains: int | None = None,
-        sampler: str | None = None,
+        sampler: str | SamplerConfig | None = None,
         target_accept: float | None = None,
+        mass_matrix: str | None = None,
         cores: int | None = None,
         progressbar: bool | None = None,
         client: Any = None,
     ) -> Fit:
-        """Sample the posterior; sampler settings default to the spec's ``[sampler]``.
+        """Sample the posterior.
 
-        With a Dask ``client``, each chain runs as its own task on the cluster and the chains
-        are merged into one DataTree (see :func:`bayes_scaling.chains.fit_chains`).
+        The sampler settings are the spec's ``[sampler]`` (:attr:`ModelSpec.sampler`), or
+        ``sampler`` when it is a :class:`~bayes_scaling.spec.SamplerConfig`, with the other
+        keyword arguments over them (``sampler`` as a string names the NUTS implementation);
+        a bad value is a :class:`SpecError` before any work. With a Dask ``client``, each
+        chain runs as its own task on the cluster and the chains are merged into one DataTree
+        (see :func:`bayes_scaling.chains.fit_chains`).
         """
-        given = dict(name=sampler, draws=draws, tune=tune, chains=chains)
-        given["target_accept"] = target_accept
-        given = {k: v for k, v in given.items() if v is not None}
-        check_sampler(given, where="fit() sampler argument:")
-        s = {**self.spec.sampler, **given}
-        settings = dict(
-            sampler=s["name"],
-            draws=s["draws"],
-            tune=s["tune"],
-            chains=s["chains"],
-            target_accept=s["target_accept"],
-            mass_matrix=s["mass_matrix"],
+        base = sampler if isinstance(sampler, SamplerConfig) else self.spec.sampler
+        config = base.updated(
+            where="fit() sampler argument:",
+            name=None if isinstance(sampler, SamplerConfig) else sampler,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            target_accept=target_accept,
+            mass_matrix=mass_matrix,
         )
         if client is not None:
-            tree = fit_chains(self, client=client, seed=seed, **settings)
+            tree = fit_chains(self, client=client, seed=seed, config=config)
         else:
             tree = inference.sample(
-                self.build(), seed=seed, cores=cores, progressbar=progressbar, **settings
+                self.build(), config, seed=seed, cores=cores, progressbar=progressbar
             )
         return Fit(self.spec, self.data, tree, seed)
 

@@ -32,8 +32,9 @@ class ChainedLoss:
 
 
 def _by_task(fit: Fit) -> dict[str, Fit]:
-    task = fit.spec.get("response.task")
-    return {str(t): fit for t in ([task] if isinstance(task, str) else task)}
+    if fit.spec.family != "loss":
+        raise SpecError(f"{fit.spec.source}: a loss fit is needed, not a {fit.spec.family!r} fit")
+    return dict.fromkeys(fit.model.tasks, fit)
 
 
 def loss_fits(loss_fit: Any) -> dict[str, Fit]:
@@ -80,17 +81,16 @@ def chain(out: pd.DataFrame, loss_fit: Any, *, source: str, metric: str, task: s
     out["distance"] = 0.0
     for name in sorted(set(which)):
         fit = fits[name]
-        resp_task = fit.spec.get("response.task")
-        resp_metric = fit.spec.get("response.metric", "loss")
         if fit.spec.family != "loss":
             raise SpecError(f"{source}: loss_fit for {name!r} is a {fit.spec.family!r} fit")
-        if resp_metric != metric or name not in _by_task(fit):
+        resp_task, resp_metric = fit.model.tasks, fit.model.option("response.metric")
+        if resp_metric != metric or name not in resp_task:
             raise DataError(
-                f"{source}: the loss fit models task={resp_task!r}, metric={resp_metric!r}, "
+                f"{source}: the loss fit models task={list(resp_task)}, metric={resp_metric!r}, "
                 f"but this downstream fit's input is task={name!r}, metric={metric!r}"
             )
         rows = np.flatnonzero(which == name)
-        group = fit.spec.get("groups.by", "dataset")
+        group = fit.model.group_col
         keys = ["params", "tokens"] + ([group] if group in out.columns else [])
         sub = out.iloc[rows][keys]
         uniq = sub.drop_duplicates().reset_index(drop=True)

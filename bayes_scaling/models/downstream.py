@@ -46,6 +46,7 @@ import xarray as xr
 
 from bayes_scaling import hierarchy, laws
 from bayes_scaling.baselines import downstream_baselines
+from bayes_scaling.checkpoints import CHECKPOINT_KEYS
 from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
@@ -66,7 +67,7 @@ REPORTED: dict[str, tuple[str, ...]] = {
 }
 #: The spec's ``[likelihood] kind`` (:mod:`bayes_scaling.likelihoods`) a downstream fit takes.
 KINDS = ("binomial", "beta_binomial", "beta", "student_t")
-_CHECKPOINTS = ("final", "all", "after")
+_CHECKPOINTS = ("final", "all")
 
 
 class DownstreamModel(ScalingModel):
@@ -75,45 +76,52 @@ class DownstreamModel(ScalingModel):
     family = "downstream"
     forms = ("exponential", "sigmoid")
     grid_columns = ("loss",)
-    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {
-        "response": ("metric", "report", "task", "tasks"),
-        "input": ("metric", "noise", "per_task", "shift_by", "shift_sd", "task"),
-        "groups": ("levels",),
-        "data": ("checkpoints", "max_checkpoints", "skip_fraction"),
-        "likelihood": ("kind", "nu"),
+    spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
+        "response": {"metric": "accuracy", "report": "error", "task": None, "tasks": "all"},
+        "input": {
+            "metric": "loss",
+            "noise": 0.0,
+            "per_task": False,
+            "shift_by": None,
+            "shift_sd": 0.1,
+            "task": None,
+        },
+        "groups": {"levels": ["domain", "task"]},
+        "data": {"checkpoints": "final", **CHECKPOINT_KEYS},
+        "likelihood": {"kind": "beta_binomial", "nu": 4.0},
     }
 
     # --- data -----------------------------------------------------------------------------
     def _prepare(self) -> None:
-        spec = self.spec
-        self.kind: str = spec.get("likelihood.kind", "beta_binomial")
+        spec, option = self.spec, self.option
+        self.kind: str = option("likelihood.kind")
         if self.kind not in KINDS:
             raise SpecError(
                 f"{spec.source}: [likelihood] kind {self.kind!r} is not one of {list(KINDS)}"
             )
         self.noise_model = LIKELIHOODS[self.kind]
-        self.nu = float(spec.get("likelihood.nu", 4.0))
+        self.nu = float(option("likelihood.nu"))
         self.params = {n: spec.param(n) for n in FORM_PARAMS[spec.form]}
         self.noise_param = spec.param(self.noise_model.noise) if self.noise_model.noise else None
-        levels = spec.get("groups.levels", ["domain", "task"])
+        levels = option("groups.levels")
         if levels not in (["domain", "task"], ["task"]):
             raise SpecError(
                 f"{spec.source}: [groups] levels must be ['domain', 'task'] or ['task'], "
                 f"got {levels!r}"
             )
         self.level_names: tuple[str, ...] = tuple(levels)
-        self.report: str = spec.get("response.report", "error")
+        self.report: str = option("response.report")
         if self.report not in ("error", "accuracy"):
             raise SpecError(f"{spec.source}: [response] report must be 'error' or 'accuracy'")
-        self.per_task: bool = bool(spec.get("input.per_task", False))
-        self.input_metric: str = spec.get("input.metric", "loss")
+        self.per_task: bool = bool(option("input.per_task"))
+        self.input_metric: str = option("input.metric")
         #: the shared input loss's task (``None``: each task's own loss)
         self.input_task = None if self.per_task else spec.require("input.task", str)
-        self.input_noise = float(spec.get("input.noise", 0.0))
+        self.input_noise = float(option("input.noise"))
         if self.input_noise < 0:
             raise SpecError(f"{spec.source}: [input] noise must be >= 0")
-        self.shift_by: str | None = spec.get("input.shift_by")
-        self.shift_sd = float(spec.get("input.shift_sd", 0.1))
+        self.shift_by: str | None = option("input.shift_by")
+        self.shift_sd = float(option("input.shift_sd"))
         if self.shift_by is not None and not self.shift_sd > 0:
             raise SpecError(f"{spec.source}: [input] shift_sd must be > 0")
         table = self.points(self.data)
@@ -172,7 +180,7 @@ class DownstreamModel(ScalingModel):
         """Response rows of ``data`` (restricted to ``tasks`` unless ``None``) with their loss."""
         spec = self.spec
         f = data.frame
-        metric = spec.get("response.metric", "accuracy")
+        metric = self.option("response.metric")
         if metric not in ("accuracy", "error"):
             raise SpecError(f"{spec.source}: [response] metric must be 'accuracy' or 'error'")
         rows = f[f["metric"] == metric]
@@ -186,7 +194,7 @@ class DownstreamModel(ScalingModel):
                     f"{' …' if len(missing) > 5 else ''}, not among its {metric} tasks"
                 )
             rows = rows[rows["task"].isin(tasks)]
-        rows = _select_checkpoints(rows, spec)
+        rows = self._checkpoints(rows)
         inputs = f[f["metric"] == self.input_metric]
         keys = ["run", "tokens"]
         if self.per_task:
@@ -231,10 +239,23 @@ class DownstreamModel(ScalingModel):
         out["truth"] = error if self.report == "error" else 1.0 - error
         return out.reset_index(drop=True)
 
+    def _checkpoints(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Each run's last checkpoint (``[data] checkpoints = "final"``), or the checkpoints
+        :mod:`bayes_scaling.checkpoints` keeps (``"all"``)."""
+        how = self.option("data.checkpoints")
+        if how not in _CHECKPOINTS:
+            raise SpecError(
+                f"{self.spec.source}: [data] checkpoints must be one of {_CHECKPOINTS} (got "
+                f"{how!r}; drop_first_fraction drops each run's first checkpoints)"
+            )
+        if how == "final":
+            return rows[rows["tokens"] == rows.groupby("run")["tokens"].transform("max")]
+        return self.selected_checkpoints(rows)
+
     def points(self, data: Observations) -> pd.DataFrame:
         """Response rows of ``data`` for the spec's task set, with the input ``loss`` and
         ``truth`` (error or accuracy, as ``[response] report`` says)."""
-        wanted = self.spec.get("response.tasks", "all")
+        wanted = self.option("response.tasks")
         tasks = None if wanted == "all" else resolve_tasks(wanted)
         return self._rows(data, tasks)
 
@@ -505,29 +526,3 @@ class DownstreamModel(ScalingModel):
     ) -> dict[str, np.ndarray]:
         """Point-fit baselines for ``points`` (see :mod:`bayes_scaling.baselines`)."""
         return downstream_baselines(self, train, points)
-
-
-def _select_checkpoints(rows: pd.DataFrame, spec) -> pd.DataFrame:
-    how = spec.get("data.checkpoints", "final")
-    if how not in _CHECKPOINTS:
-        raise SpecError(f"{spec.source}: [data] checkpoints must be one of {_CHECKPOINTS}")
-    if how == "all":
-        return rows
-    last = rows.groupby("run")["tokens"].transform("max")
-    if how == "final":
-        return rows[rows["tokens"] == last]
-    skip = float(spec.get("data.skip_fraction", 0.1))
-    if not 0 <= skip < 1:
-        raise SpecError(f"{spec.source}: [data] skip_fraction must be in [0, 1)")
-    rows = rows[rows["tokens"] > skip * last]
-    most = spec.get("data.max_checkpoints")
-    if most is None:
-        return rows
-    if not isinstance(most, int) or most < 1:
-        raise SpecError(f"{spec.source}: [data] max_checkpoints must be a positive integer")
-    keep = []
-    for _, part in rows.groupby("run", sort=False):
-        tokens = np.unique(part["tokens"].to_numpy())
-        pick = tokens[np.unique(np.rint(np.linspace(0, len(tokens) - 1, most)).astype(int))]
-        keep.append(part[part["tokens"].isin(pick)])
-    return pd.concat(keep)

@@ -39,6 +39,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayes_scaling import hierarchy, laws
+from bayes_scaling.checkpoints import CHECKPOINT_KEYS
 from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
@@ -66,24 +67,17 @@ class DynamicsModel(ScalingModel):
     family = "dynamics"
     forms = ("sigmoid",)
     grid_columns = ("tokens",)
-    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {
-        "response": ("metric",),
-        "groups": ("levels", "run"),
-        "data": (
-            "chance",
-            "drop_first_fraction",
-            "exclude_tasks",
-            "max_checkpoints",
-            "min_tokens",
-            "tasks",
-        ),
-        "likelihood": ("kind",),
+    spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
+        "response": {"metric": "accuracy"},
+        "groups": {"levels": ["domain", "task"], "run": {}},
+        "data": {"chance": None, "exclude_tasks": [], "tasks": None, **CHECKPOINT_KEYS},
+        "likelihood": {"kind": "auto"},
     }
 
     # --- data -----------------------------------------------------------------------------
     def _prepare(self) -> None:
         spec = self.spec
-        levels = spec.get("groups.levels", ["domain", "task"])
+        levels = self.option("groups.levels")
         if list(levels) != ["domain", "task"]:
             raise SpecError(f"{spec.source}: [groups] levels must be ['domain', 'task']")
         self.params = {n: spec.param(n) for n in LAW_PARAMS}
@@ -96,7 +90,7 @@ class DynamicsModel(ScalingModel):
                     f"{spec.source}: [params.{name}] pooling must be 'shared', ['domain'] or "
                     "'partial' (domain → task)"
                 )
-        given = spec.section("groups").get("run", {})
+        given = self.option("groups.run")
         unknown = sorted(set(given) - set(_DEFAULT_RUN))
         if unknown:
             raise SpecError(
@@ -150,7 +144,7 @@ class DynamicsModel(ScalingModel):
         self.noise_model = LIKELIHOODS[self.likelihood]
 
     def _likelihood_kind(self) -> str:
-        kind = self.spec.get("likelihood.kind", "auto")
+        kind = self.option("likelihood.kind")
         if kind not in KINDS:
             raise SpecError(f"{self.spec.source}: [likelihood] kind must be one of {KINDS}")
         known = self.table["n_items"].notna().all()
@@ -166,14 +160,14 @@ class DynamicsModel(ScalingModel):
 
     def points(self, data: Observations) -> pd.DataFrame:
         spec = self.spec
-        metric = spec.get("response.metric", "accuracy")
+        metric = self.option("response.metric")
         frame = data.frame
         rows = frame[frame["metric"] == metric]
         if rows.empty:
             raise DataError(
                 f"{data.source}: no rows with metric={metric!r} (the spec's [response])"
             )
-        wanted = spec.get("data.tasks")
+        wanted = self.option("data.tasks")
         if wanted is not None:
             unknown = sorted(set(wanted) - set(rows["task"]))
             if unknown:
@@ -182,9 +176,9 @@ class DynamicsModel(ScalingModel):
                     f"(its {metric} tasks: {sorted(rows['task'].unique())[:30]})"
                 )
             rows = rows[rows["task"].isin(wanted)]
-        rows = rows[~rows["task"].isin(spec.get("data.exclude_tasks", []))]
+        rows = rows[~rows["task"].isin(self.option("data.exclude_tasks"))]
         if "chance" not in rows.columns or rows["chance"].isna().any():
-            default = spec.get("data.chance")
+            default = self.option("data.chance")
             if default is None:
                 bad = rows if "chance" not in rows.columns else rows[rows["chance"].isna()]
                 raise DataError(
@@ -193,7 +187,7 @@ class DynamicsModel(ScalingModel):
                     f"{spec.source})"
                 )
             rows = rows.assign(chance=rows.get("chance", np.nan)).fillna({"chance": default})
-        rows = _select_checkpoints(rows, spec)
+        rows = self.selected_checkpoints(rows)
         if rows.empty:
             raise DataError(
                 f"{data.source}: no {metric} rows left after the [data] selection of "
@@ -523,28 +517,3 @@ def _chol_draws(posterior: xr.Dataset, n: int) -> np.ndarray:
     chol = np.zeros((packed.shape[0], n, n))
     chol[:, rows, cols] = packed
     return chol
-
-
-def _select_checkpoints(rows: pd.DataFrame, spec) -> pd.DataFrame:
-    """Drop warm-up checkpoints and thin long runs (``[data]`` keys)."""
-    min_tokens = float(spec.get("data.min_tokens", 0.0))
-    frac = float(spec.get("data.drop_first_fraction", 0.0))
-    if not 0 <= frac < 1:
-        raise SpecError(f"{spec.source}: [data] drop_first_fraction must lie in [0, 1)")
-    last = rows.groupby("run")["tokens"].transform("max")
-    rows = rows[(rows["tokens"] >= min_tokens) & (rows["tokens"] >= frac * last)]
-    keep = int(spec.get("data.max_checkpoints", 0))
-    if keep < 0:
-        raise SpecError(f"{spec.source}: [data] max_checkpoints must be ≥ 0")
-    if keep == 0:
-        return rows
-    chosen = []
-    for _, g in rows.groupby("run", sort=False):
-        tokens = np.sort(g["tokens"].unique())
-        if len(tokens) <= keep:
-            chosen.append(g)
-            continue
-        targets = np.linspace(np.log(tokens[0]), np.log(tokens[-1]), keep)
-        idx = np.unique(np.abs(np.log(tokens)[None, :] - targets[:, None]).argmin(axis=1))
-        chosen.append(g[g["tokens"].isin(tokens[idx])])
-    return pd.concat(chosen)

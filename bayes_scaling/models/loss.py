@@ -16,7 +16,7 @@ normal) on log loss by default.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -47,17 +47,22 @@ class LossModel(ScalingModel):
     family = "loss"
     forms = ("overtraining", "chinchilla")
     grid_columns = ("params", "tokens")
-    spec_keys: ClassVar[dict[str, tuple[str, ...]]] = {
-        "response": ("metric", "task"),
-        "groups": ("by", "min_runs"),
-        "data": ("checkpoints", "datasets"),
-        "likelihood": ("kind", "nu", "scale", "sigma"),
+    spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
+        "response": {"metric": "loss", "task": None},
+        "groups": {"by": "dataset", "min_runs": None},
+        "data": {"checkpoints": "final", "datasets": None},
+        "likelihood": {
+            "kind": "student_t",
+            "nu": 4.0,
+            "scale": "log",
+            "sigma": {"dist": "HalfNormal", "sigma": 0.05},
+        },
     }
 
     # --- data -----------------------------------------------------------------------------
     def _prepare(self) -> None:
         spec = self.spec
-        self.group_col: str = spec.get("groups.by", "dataset")
+        self.group_col: str = self.option("groups.by")
         self.tasks = response_tasks(spec)
         if len(self.tasks) > 1 and self.group_col != "task":
             raise SpecError(
@@ -66,7 +71,7 @@ class LossModel(ScalingModel):
             )
         self.params = {n: spec.param(n) for n in LAW_PARAMS[spec.form]}
         table = self.points(self.data)
-        wanted = spec.get("data.datasets")
+        wanted = self.option("data.datasets")
         if wanted is not None:
             have = sorted(table[self.group_col].unique())
             unknown = [d for d in wanted if d not in have]
@@ -94,12 +99,12 @@ class LossModel(ScalingModel):
 
     @property
     def response_link(self) -> str:  # type: ignore[override]
-        return "log" if self.spec.get("likelihood.scale", "log") == "log" else "identity"
+        return "log" if self.option("likelihood.scale") == "log" else "identity"
 
     def points(self, data: Observations) -> pd.DataFrame:
         spec = self.spec
         tasks = response_tasks(spec)
-        metric = spec.get("response.metric", "loss")
+        metric = self.option("response.metric")
         rows = data.frame[data.frame["task"].isin(tasks) & (data.frame["metric"] == metric)]
         absent = [t for t in tasks if t not in set(rows["task"])]
         if absent:
@@ -108,10 +113,10 @@ class LossModel(ScalingModel):
                 f"{data.source}: no rows with task={absent[0]!r} and metric={metric!r} "
                 f"(the spec's [response]); tasks with that metric: {have[:20]}"
             )
-        if spec.get("data.checkpoints", "final") == "final":
+        if self.option("data.checkpoints") == "final":
             rows = rows.loc[rows.groupby(["run", "task"], sort=False)["tokens"].idxmax()]
         out = rows[["run", "params", "tokens"]].copy()
-        group_col = spec.get("groups.by", "dataset")
+        group_col = self.option("groups.by")
         if group_col in rows.columns and rows[group_col].notna().all():
             out[group_col] = rows[group_col].astype(str)
         else:
@@ -128,7 +133,7 @@ class LossModel(ScalingModel):
                 "use pooling = 'shared' or add data from other groups"
             )
         counts = self.table.groupby(self.group_col)["run"].nunique()
-        need = int(self.spec.get("groups.min_runs", len(varying) + 1))
+        need = int(self.option("groups.min_runs") or len(varying) + 1)
         few = counts[counts < need]
         if varying and len(few):
             raise DataError(
@@ -176,7 +181,7 @@ class LossModel(ScalingModel):
             values = {n: v[g] for n, v in per_group.items()}
             mu = self._law(x, values)
             self._derived(per_group)
-            _likelihood(self.spec.section("likelihood"), mu, t["truth"].to_numpy(), self.spec)
+            self._likelihood(mu, t["truth"].to_numpy())
         return model
 
     def _derived(self, v: dict) -> None:
@@ -199,8 +204,40 @@ class LossModel(ScalingModel):
             pm.Deterministic("B", pick(B), dims=dims)
 
     def law_params(self) -> list[str]:
-        noise = ["sigma"] + (["nu"] if isinstance(self.spec.get("likelihood.nu"), dict) else [])
+        noise = ["sigma"] + (["nu"] if isinstance(self.option("likelihood.nu"), dict) else [])
         return [*REPORTED[self.spec.form], *noise]
+
+    def _likelihood(self, mu, observed: np.ndarray) -> None:
+        """Student-t or normal noise on log loss (``scale = "log"``, default) or on loss."""
+        kind, scale = self.option("likelihood.kind"), self.option("likelihood.scale")
+        if kind not in ("student_t", "normal") or scale not in ("log", "identity"):
+            raise SpecError(
+                f"{self.spec.source}: [likelihood] kind must be 'student_t' or 'normal' and "
+                f"scale 'log' or 'identity' (got {kind!r}, {scale!r})"
+            )
+        sigma = Prior.from_dict(self.option("likelihood.sigma"), where="[likelihood].sigma").create(
+            "sigma"
+        )
+        center = pt.log(mu) if scale == "log" else mu
+        y = np.log(observed) if scale == "log" else observed
+        nu = None
+        if kind == "student_t":
+            nu_raw = self.option("likelihood.nu")
+            nu = (
+                Prior.from_dict(nu_raw, where="[likelihood].nu").create("nu")
+                if isinstance(nu_raw, dict)
+                else float(nu_raw)
+            )
+        LIKELIHOODS[kind].term("y", center, sigma, y, nu=nu, dims="obs")
+
+    def _new_observation(self, posterior: xr.Dataset, mean: np.ndarray, rng) -> np.ndarray:
+        """A new run's loss: the law plus the likelihood's noise, draw by draw."""
+        kind, log = self.option("likelihood.kind"), self.option("likelihood.scale") == "log"
+        sigma = posterior["sigma"].to_numpy()[:, None]
+        nu = self.option("likelihood.nu")
+        nu = posterior["nu"].to_numpy()[:, None] if "nu" in posterior else nu
+        new = LIKELIHOODS[kind].draw(np.log(mean) if log else mean, sigma, rng, nu=nu)
+        return np.exp(new) if log else new
 
     # --- prediction -----------------------------------------------------------------------
     def _grid_groups(self, grid: pd.DataFrame) -> list[str]:
@@ -221,7 +258,7 @@ class LossModel(ScalingModel):
         }
         x = self._scaled(grid["params"].to_numpy(), grid["tokens"].to_numpy())
         mean = self._law({k: v[None, :] for k, v in x.items()}, values)
-        return mean, _new_observation(self.spec, posterior, mean, rng)
+        return mean, self._new_observation(posterior, mean, rng)
 
     def baseline_predictions(
         self, train: Observations, points: pd.DataFrame
@@ -273,38 +310,3 @@ def response_tasks(spec) -> tuple[str, ...]:
             f"(got {task!r})"
         )
     return tasks
-
-
-def _likelihood(table: dict, mu, observed: np.ndarray, spec) -> None:
-    """Student-t or normal noise on log loss (``scale = "log"``, default) or on loss."""
-    kind = table.get("kind", "student_t")
-    scale = table.get("scale", "log")
-    if kind not in ("student_t", "normal") or scale not in ("log", "identity"):
-        raise SpecError(
-            f"{spec.source}: [likelihood] kind must be 'student_t' or 'normal' and scale "
-            f"'log' or 'identity' (got {kind!r}, {scale!r})"
-        )
-    sigma = Prior.from_dict(
-        table.get("sigma", {"dist": "HalfNormal", "sigma": 0.05}), where="[likelihood].sigma"
-    ).create("sigma")
-    center = pt.log(mu) if scale == "log" else mu
-    y = np.log(observed) if scale == "log" else observed
-    nu = None
-    if kind == "student_t":
-        nu_raw = table.get("nu", 4.0)
-        nu = (
-            Prior.from_dict(nu_raw, where="[likelihood].nu").create("nu")
-            if isinstance(nu_raw, dict)
-            else float(nu_raw)
-        )
-    LIKELIHOODS[kind].term("y", center, sigma, y, nu=nu, dims="obs")
-
-
-def _new_observation(spec, posterior: xr.Dataset, mean: np.ndarray, rng) -> np.ndarray:
-    """A new run's loss: the law plus the likelihood's noise, draw by draw."""
-    table = spec.section("likelihood")
-    kind, log = table.get("kind", "student_t"), table.get("scale", "log") == "log"
-    sigma = posterior["sigma"].to_numpy()[:, None]
-    nu = posterior["nu"].to_numpy()[:, None] if "nu" in posterior else table.get("nu", 4.0)
-    new = LIKELIHOODS[kind].draw(np.log(mean) if log else mean, sigma, rng, nu=nu)
-    return np.exp(new) if log else new

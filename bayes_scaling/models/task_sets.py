@@ -9,7 +9,7 @@ import pandas as pd
 
 from bayes_scaling import laws
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46
-from bayes_scaling.data.schema import DataError
+from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.models.base import Prediction
 
 #: Named task sets (``tasks = "avg17"``).
@@ -115,3 +115,46 @@ def aggregate_tasks(
     kind = prediction.draws.attrs.get("response_link", "identity")
     delta = laws.link(kind, draws["mean"]) - laws.link(kind, draws["law"])
     return Prediction.assemble(table, law=draws["law"], new=draws["new"], delta=delta, link=kind)
+
+
+def average_tasks(
+    data: Observations, tasks: str | Sequence[str], *, name: str, by: str | None = None
+) -> Observations:
+    """The data with each run's accuracy averaged over a task set, as one task per checkpoint.
+
+    Gadre et al. fit their error law to the 17-task average against loss, once per pretraining
+    set; with ``by = "dataset"`` each set's average is its own task (``name[set]``), so a
+    downstream spec pools the sets' laws like any tasks. The average's ``chance`` is the mean
+    of its tasks' and it has no item count (fit it with ``kind = "beta"``); rows of other
+    metrics (the input losses) are kept as they are.
+
+    Raises
+    ------
+    DataError
+        If a (run, tokens) checkpoint lacks one of the set's accuracies (an average over
+        different tasks would not be the set's average).
+    """
+    names = resolve_tasks(tasks)
+    f = data.frame
+    acc = f[(f["metric"] == "accuracy") & f["task"].isin(names)]
+    keys = ["run", "tokens"]
+    counts = acc.groupby(keys)["task"].nunique()
+    short = counts[counts < len(names)]
+    if len(short):
+        run, tokens = short.index[0]
+        have = set(acc[(acc["run"] == run) & (acc["tokens"] == tokens)]["task"])
+        raise DataError(
+            f"{data.source}: run {run!r} at {tokens:g} tokens lacks {sorted(set(names) - have)[:5]}"
+            f" of the task set; its average would be over other tasks"
+        )
+    agg = acc.groupby(keys, sort=False).agg(value=("value", "mean"), chance=("chance", "mean"))
+    first = acc.groupby(keys, sort=False).first()
+    rows = first.drop(columns=["value", "chance", "n_items"], errors="ignore").join(agg)
+    rows = rows.reset_index()
+    rows["task"] = name if by is None else [f"{name}[{g}]" for g in rows[by]]
+    rows["domain"] = name
+    rows["n_items"] = np.nan
+    return Observations(
+        pd.concat([f[f["metric"] != "accuracy"], rows[f.columns.union(rows.columns, sort=False)]]),
+        f"{data.source} ({name} average{'' if by is None else ' per ' + by})",
+    )
