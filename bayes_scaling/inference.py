@@ -129,7 +129,7 @@ def sample_chain(
             cores=1,
             seed=s,
             target_accept=config.target_accept,
-            low_rank_modified_mass_matrix=config.mass_matrix == "low_rank",
+            adaptation=config.mass_matrix,
             save_warmup=False,
             progress_bar=False,
             progress_callback=callback,

@@ -36,7 +36,7 @@ from bayes_scaling.priors import Prior, SpecError
 LINKS = ("identity", "log", "logit")
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 #: nutpie's mass matrix adaptation: diagonal, or diagonal plus a low-rank correction (nutpie's
-#: ``low_rank_modified_mass_matrix``) for posteriors with a few strongly correlated directions.
+#: ``adaptation="low_rank"``) for posteriors with a few strongly correlated directions.
 MASS_MATRICES = ("diag", "low_rank")
 
 

@@ -45,6 +45,7 @@ from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
 from bayes_scaling.models.base import Fit, fit_hash
+from bayes_scaling.models.downstream import FORM_PARAMS
 from bayes_scaling.models.chaining import loss_fits
 from bayes_scaling.models.task_sets import aggregate_tasks, average_tasks
 from bayes_scaling.spec import load_spec
@@ -113,22 +114,23 @@ def gadre(root) -> dict:
 
 
 #: Fitting the 17-task average, one law per pretraining set (``average_tasks``), as Gadre et al.
-#: did: the average has no item count (a beta likelihood) and each set is its own task, so the
-#: input loss needs no per-set shift.
+#: did: the average has no item count (a beta likelihood), each set is its own task with its
+#: own parameters (``pooling = "none"``: three groups cannot inform a group scale; partially
+#: pooled, the exponential fit had 47 divergences), so the input loss needs no per-set shift.
 AVERAGE = {
     "response": {"tasks": "all"},
     "input": {"shift_by": None},
     "likelihood": {"kind": "beta"},
 }
+INDEPENDENT = {"pooling": "none", "centered": False}
 
 
 def _gadre_average(name: str, train, test, truth: pd.Series, loss_fit) -> dict:
     """The Bayesian form of the paper's point method: ``name``'s law on the avg17 error per
     pretraining set, scored on the 1.4B runs at their loss (direct) and chained."""
-    model = model_for(
-        load_spec(name).updated(AVERAGE),
-        average_tasks(train, "avg17", name="avg17", by="dataset"),
-    )
+    spec = load_spec(name).updated(AVERAGE)
+    spec = spec.updated({"params": dict.fromkeys([*FORM_PARAMS[spec.form], "kappa"], INDEPENDENT)})
+    model = model_for(spec, average_tasks(train, "avg17", name="avg17", by="dataset"))
     res: dict = {}
     with timer(res, "fit_seconds"):
         fit = model.fit(**SAMPLING)
@@ -176,27 +178,12 @@ def _gadre_point_method(model, train: Observations, test: Observations, truth) -
     }
 
 
-#: Step 1 as one model of every task's bpb: a Chinchilla law per task, the exponents partially
-#: pooled across the tasks and the coefficients' log scale as well (``[groups] by = "task"``).
-_POOLED = {"pooling": "partial", "sd": {"dist": "HalfNormal", "sigma": 0.1}}
-STEP1_POOLED = {
-    "groups": {"by": "task"},
-    "params": {
-        "E": {"prior": {"dist": "Normal", "mu": -0.7, "sigma": 1.0}, "pooling": "none"},
-        "A_ref": {"pooling": "partial", "sd": {"dist": "HalfNormal", "sigma": 1.0}},
-        "B_ref": {"pooling": "partial", "sd": {"dist": "HalfNormal", "sigma": 1.0}},
-        "alpha": _POOLED,
-        "beta": _POOLED,
-    },
-}
-
-
 def _step1(train: Observations, tasks: list[str], *, pooled: bool):
     """The bpb fits of step 1: one Chinchilla fit per task, or one pooled fit of all tasks."""
-    base = load_spec("loss_chinchilla")
-    if pooled:
-        spec = base.updated({"response": {"task": tasks, "metric": "bpb"}, **STEP1_POOLED})
+    if pooled:  # models/loss_tasks.toml: one law per task, exponents pooled across tasks
+        spec = load_spec("loss_tasks").updated({"response": {"task": tasks}})
         return model_for(spec, train).fit(**SAMPLING)
+    base = load_spec("loss_chinchilla")
     e_prior = {"E": {"prior": {"dist": "Normal", "mu": -0.7, "sigma": 1.0}}}
     return {
         task: model_for(

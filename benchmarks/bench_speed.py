@@ -133,7 +133,7 @@ def profile(
         seed=chain_seed(0, 0),
         target_accept=s.target_accept,
         save_warmup=True,
-        low_rank_modified_mass_matrix=mass_matrix == "low_rank",
+        adaptation=mass_matrix,
         progress_bar=False,
     )
     seconds = time.perf_counter() - start

@@ -19,6 +19,7 @@ import pymc as pm
 import pytest
 import xarray as xr
 
+from bayes_scaling.data.schema import Observations
 from bayes_scaling.data.simulate import (
     TRAJECTORY_DOMAINS,
     simulate_chinchilla,
@@ -37,6 +38,18 @@ def _loss_chinchilla():
     obs = simulate_chinchilla(n_runs=20, seed=4).observations
     grid = pd.DataFrame({"params": [1e8, 3e9, 7e10], "tokens": [2e9, 6e10, 1.4e12]})
     return load_spec("loss_chinchilla"), obs, grid, {}
+
+
+def _loss_tasks():
+    frames = []
+    for seed, task in ((4, "piqa"), (5, "hellaswag")):
+        f = simulate_chinchilla(n_runs=20, seed=seed).observations.frame
+        frames.append(f.assign(task=task, metric="bpb", value=f["value"] / 3))
+    obs = Observations(pd.concat(frames, ignore_index=True), "two simulated bpb")
+    grid = pd.DataFrame(
+        {"task": ["piqa", "hellaswag"], "params": [1e8, 7e10], "tokens": [2e9, 1.4e12]}
+    )
+    return load_spec("loss_tasks"), obs, grid, {}
 
 
 def _loss_overtraining():
@@ -98,6 +111,7 @@ def _chained():
 CASES = {
     "loss_chinchilla": _loss_chinchilla,
     "loss_overtraining": _loss_overtraining,
+    "loss_tasks": _loss_tasks,
     "error_sigmoid": _error_sigmoid,
     "error_from_loss": _error_from_loss,
     "accuracy_sigmoid": _accuracy_sigmoid,

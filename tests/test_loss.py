@@ -223,5 +223,7 @@ def test_one_law_per_task_with_pooled_exponents(tmp_path):
     assert set(loss_fits(result)) == {"bpb_a", "bpb_b"}
     with pytest.raises(Exception, match=r"\[groups\] by = 'task'"):
         model_for(spec.updated({"groups": {"by": "dataset"}}), _two_losses())
+    shipped = load_spec("loss_tasks").updated({"response": {"metric": "loss"}})  # task = "all"
+    assert model_for(shipped, _two_losses()).tasks == ("bpb_a", "bpb_b")
     with pytest.raises(DataError, match="no rows with task='bpb_c'"):
         model_for(spec.updated({"response": {"task": ["bpb_a", "bpb_c"]}}), _two_losses())

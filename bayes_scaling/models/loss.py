@@ -64,6 +64,12 @@ class LossModel(ScalingModel):
         spec = self.spec
         self.group_col: str = self.option("groups.by")
         self.tasks = response_tasks(spec)
+        if self.tasks == ("all",):
+            f = self.data.frame
+            metric = self.option("response.metric")
+            self.tasks = tuple(sorted(f.loc[f["metric"] == metric, "task"].unique()))
+            if not self.tasks:
+                raise DataError(f"{self.data.source}: no rows with metric={metric!r}")
         if len(self.tasks) > 1 and self.group_col != "task":
             raise SpecError(
                 f"{spec.source}: [response] task lists {len(self.tasks)} losses; set [groups] "
@@ -102,8 +108,7 @@ class LossModel(ScalingModel):
         return "log" if self.option("likelihood.scale") == "log" else "identity"
 
     def points(self, data: Observations) -> pd.DataFrame:
-        spec = self.spec
-        tasks = response_tasks(spec)
+        tasks = self.tasks
         metric = self.option("response.metric")
         rows = data.frame[data.frame["task"].isin(tasks) & (data.frame["metric"] == metric)]
         absent = [t for t in tasks if t not in set(rows["task"])]
@@ -301,7 +306,8 @@ class LossModel(ScalingModel):
 
 
 def response_tasks(spec) -> tuple[str, ...]:
-    """The spec's ``[response] task``: one loss, or a list of them (one law per task)."""
+    """The spec's ``[response] task``: one loss, a list of them (one law per task), or
+    ``("all",)``, every task of the response metric in the data."""
     task = spec.require("response.task", (str, list))
     tasks = (task,) if isinstance(task, str) else tuple(task)
     if not tasks or not all(isinstance(t, str) for t in tasks) or len(set(tasks)) < len(tasks):
