@@ -45,8 +45,8 @@ from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
 from bayes_scaling.models.base import Fit, fit_hash
-from bayes_scaling.models.downstream import FORM_PARAMS
 from bayes_scaling.models.chaining import loss_fits
+from bayes_scaling.models.downstream import FORM_PARAMS
 from bayes_scaling.models.task_sets import aggregate_tasks, average_tasks
 from bayes_scaling.spec import load_spec
 
