@@ -100,3 +100,16 @@ def test_sampler_is_one_validated_value():
         s.updated(name="pymc")  # low_rank stays: an error, not silently dropped
     with pytest.raises(SpecError, match="unknown key 'target_acept'; did you mean"):
         s.updated(target_acept=0.9)
+
+
+def test_fit_takes_one_sampler_config_with_arguments_over_it():
+    from bayes_scaling.data.simulate import simulate_chinchilla
+    from bayes_scaling.models import model_for
+    from bayes_scaling.spec import SamplerConfig
+
+    model = model_for("loss_chinchilla", simulate_chinchilla(n_runs=20, seed=4).observations)
+    config = SamplerConfig(draws=20, tune=20, chains=1, target_accept=0.8)
+    fit = model.fit(sampler=config, draws=15, progressbar=False)
+    assert fit.posterior.sizes["draw"] == 15 and fit.posterior.sizes["chain"] == 1
+    with pytest.raises(SpecError, match="fit\\(\\) sampler argument: chains must be a positive"):
+        model.fit(sampler=config, chains=0)
