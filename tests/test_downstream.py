@@ -171,6 +171,11 @@ def test_unseen_task_is_wider_and_updates_with_observations(fit_binomial, sim):
     tu = upd.table()
     assert "math_new" in upd.draws.attrs["ess"]
     assert tu.loc[1, "mean_upper"] - tu.loc[1, "mean_lower"] < width[1]
+    # a decade beyond the fitted runs the unseen task carries the extrapolation error too
+    far = grid.assign(params=10 * fit_binomial.model.max_params, tokens=2e11)
+    with pytest.warns(UserWarning, match="ESS"):
+        tf = predict_new_task(fit_binomial, far, observations=obs, seed=2).table()
+    assert (tf["distance"] >= 1).all() and (tf["share_extrapolation"] > 0).all()
 
 
 def test_distance_in_decades_and_the_extrapolation_error(fit_binomial):

@@ -428,6 +428,22 @@ class Fit:
             grid[col] = flags[col].to_numpy()
         rng = np.random.default_rng(self.seed + 1 if seed is None else seed)
         law, new = m.predict_draws(stacked(self.posterior), grid, rng)
+        return self.assemble(grid, law, new, rng)
+
+    def assemble(
+        self,
+        grid: pd.DataFrame,
+        law: np.ndarray,
+        new: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        attrs: dict[str, Any] | None = None,
+    ) -> Prediction:
+        """The :class:`Prediction` of the ``law`` and ``new`` draws at ``grid``, the one place
+        every prediction path ends: the grid gets its distance from the fit
+        (``model.extrapolation``) and ``new`` the spec's extrapolation error at that
+        distance."""
+        m = self.model
         grid = pd.concat([grid, m.extrapolation(grid)], axis=1)
         delta = np.zeros_like(law)
         error = self.spec.extrapolation_error
@@ -436,7 +452,12 @@ class Fit:
         kind = m.response_link
         new = discrepancy.shift(kind, new, delta)
         return Prediction.assemble(
-            grid, law=law, new=new, delta=delta, link=kind, attrs={"checked": error.checked}
+            grid,
+            law=law,
+            new=new,
+            delta=delta,
+            link=kind,
+            attrs={"checked": error.checked, **(attrs or {})},
         )
 
     # --- files ----------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def predict_new_task(
     Returns
     -------
     Prediction
-        ``draws.attrs["ess"]`` holds the importance-sampling ESS per updated task.
+        ``draws.attrs["ess"]`` holds the importance-sampling ESS per updated task; a point
+        beyond the fitted runs carries the spec's extrapolation error, as in ``fit.predict``.
     """
     model = fit.model
     if not isinstance(model, DownstreamModel):
@@ -88,7 +89,4 @@ def predict_new_task(
             for k in v:  # resample whole samples: the task's parameters and the loss shift
                 v[k][:, cols] = v[k][idx][:, cols] if k == "loss_shift" else w[k][idx, :1]
     mean, new = model._predict_from(v, grid, rng)
-    grid = pd.concat([grid, model.extrapolation(grid)], axis=1)
-    return Prediction.assemble(
-        grid, law=mean, new=new, link=model.response_link, attrs={"ess": ess}
-    )
+    return fit.assemble(grid, mean, new, rng, attrs={"ess": ess})
