@@ -121,7 +121,7 @@ class LossModel(ScalingModel):
         if self.option("data.checkpoints") == "final":
             rows = rows.loc[rows.groupby(["run", "task"], sort=False)["tokens"].idxmax()]
         out = rows[["run", "params", "tokens"]].copy()
-        group_col = self.option("groups.by")
+        group_col = self.group_col
         if group_col in rows.columns and rows[group_col].notna().all():
             out[group_col] = rows[group_col].astype(str)
         else:
