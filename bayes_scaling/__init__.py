@@ -14,7 +14,8 @@ from bayes_scaling.errors import DataError, FitFileError, SpecError
 
 if TYPE_CHECKING:
     from bayes_scaling.data.schema import Observations
-    from bayes_scaling.models.base import Fit, Prediction, ScalingModel, model_for
+    from bayes_scaling.models.base import Fit, ScalingModel, model_for
+    from bayes_scaling.models.prediction import Prediction
     from bayes_scaling.priors import Prior
     from bayes_scaling.spec import ModelSpec, SamplerConfig, load_spec
 
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Observations": "bayes_scaling.data.schema",
     "Fit": "bayes_scaling.models.base",
-    "Prediction": "bayes_scaling.models.base",
+    "Prediction": "bayes_scaling.models.prediction",
     "ScalingModel": "bayes_scaling.models.base",
     "model_for": "bayes_scaling.models.base",
     "Prior": "bayes_scaling.priors",

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from bayes_scaling import cluster, inference, laws
+from bayes_scaling import cluster, inference, laws, report
 from bayes_scaling.atomic import write_text
 from bayes_scaling.data import load
 from bayes_scaling.data.schema import DataError, Observations
@@ -66,7 +66,7 @@ class Calibration:
         """``points.csv`` and ``coverage.csv`` in ``out`` (atomically)."""
         out = Path(out)
         paths = [out / "points.csv", out / "coverage.csv"]
-        write_text(paths[0], self.points.to_csv(index=False))
+        write_text(paths[0], report.format_table(self.points, fmt="csv", index=False))
         write_text(paths[1], self.coverage().to_csv(index=False))
         return paths
 

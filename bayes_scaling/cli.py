@@ -328,8 +328,23 @@ def _prediction(fit, args: argparse.Namespace):
     if args.tasks:
         options["tasks"] = args.tasks
     if args.loss_fit:
-        options["loss_fit"] = args.loss_fit
+        options["loss_fit"] = _loss_fits(args.loss_fit)
     return fit.predict(grid, seed=args.seed, allow_similar=args.allow_similar, **options)
+
+
+def _loss_fits(path: str):
+    """``--loss-fit``: one fit file, or a folder of ``<task>.nc`` (input task → fit)."""
+    from pathlib import Path
+
+    from bayes_scaling.models.base import Fit
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return Fit.load(folder)
+    files = sorted(folder.glob("*.nc"))
+    if not files:
+        raise DataError(f"{folder}: no loss fit files (*.nc) in this folder (--loss-fit)")
+    return {f.stem: Fit.load(f) for f in files}
 
 
 def _grid_args(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -357,6 +372,7 @@ def _grid_args(p: argparse.ArgumentParser, *, required: bool) -> None:
 def cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from bayes_scaling import report
     from bayes_scaling.models.base import Fit
 
     fit = Fit.load(args.fit)
@@ -367,7 +383,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         average = aggregate_tasks(prediction, tasks=args.tasks).table(ci=args.ci)
         table = pd.concat([table, average], ignore_index=True)
-    _emit(table.to_csv(index=False), args.out)
+    table.attrs["ci_prob"] = args.ci
+    _emit(report.format_table(table, fmt="csv", index=False), args.out)
     return 0
 
 
@@ -400,6 +417,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
     from bayes_scaling.validate import backtest
 
     _check_out(args.out)
@@ -419,7 +437,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.fit_out:
         bt.save(args.fit_out)
         print(f"wrote {args.fit_out}", file=sys.stderr)
-    _emit(bt.table.to_csv(index=False), args.out)
+    _emit(report.format_table(bt.table, fmt="csv", index=False), args.out)
     for key, value in bt.metrics.items():
         print(
             f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}",

@@ -69,7 +69,7 @@ def run_demo(
     )
     m = bt.metrics
     print(
-        f" - Held-out 1.4B runs ({m['n_test']}, up to {m['max_extrapolation']:.2f} compute "
+        f" - Held-out 1.4B runs ({m['n_test']}, up to {m['max_distance']:.2f} "
         f"decades beyond the fit): {m['coverage']:.0%} inside the {interval_label(ci=ci)}, median "
         f"relative error {m['median_rel_error']:.2%} (curve_fit "
         f"{m['baseline_curve_fit_median_rel_error']:.2%}, Huber "
@@ -80,8 +80,10 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "fit": bt.save(out / "fit.nc"),
-        "summary": write_text(out / "summary.csv", summary.to_csv()),
-        "backtest": write_text(out / "backtest.csv", bt.table.to_csv(index=False)),
+        "summary": write_text(out / "summary.csv", report.format_table(summary, fmt="csv")),
+        "backtest": write_text(
+            out / "backtest.csv", report.format_table(bt.table, fmt="csv", index=False)
+        ),
         "loss_curves": save_figure(
             loss_curves(fit=fit, ci=ci, held_out=data.select(f"not ({TRAIN})")),
             out / "loss_vs_compute.png",

@@ -1,8 +1,10 @@
 """Priors as data: a distribution name plus its arguments, round-tripping to a dict.
 
-Modelled on ``pymc_extras.prior.Prior`` (which pins an older PyMC than ours): a prior is
-written in a spec as ``{dist = "Normal", mu = 0.0, sigma = 1.0}`` and becomes a PyMC random
-variable only inside a model context.
+Modelled on ``pymc_extras.prior.Prior``: a prior is written in a spec as ``{dist = "Normal",
+mu = 0.0, sigma = 1.0}`` and becomes a PyMC random variable only inside a model context. It
+is kept only while pymc-extras pins PyMC below ours (its newest release, 0.15.1, requires
+``pymc>=6.3.0,<6.4``; we are on 6.4): replace it with ``pymc_extras.prior.Prior`` once a
+release admits PyMC 6.4.
 """
 
 from __future__ import annotations

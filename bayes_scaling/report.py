@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import arviz as az
-import numpy as np
+import re
+from pathlib import Path
+
+import arviz_stats as azs
 import pandas as pd
 import xarray as xr
 
@@ -16,56 +18,59 @@ def interval_label(*, ci: float = CI_PROB) -> str:
 
 
 def summarize(posterior: xr.Dataset, var_names: list[str], *, ci: float = CI_PROB) -> pd.DataFrame:
-    """Parameter table over ``var_names``.
+    """Parameter table over ``var_names``, computed by :func:`arviz_stats.summary`.
 
     Rows are ``name`` or ``name[label, ...]``; columns ``mean, sd, median, lower, upper``
-    (equal-tailed interval at ``ci``) and ``ess_bulk, ess_tail, r_hat``. ``attrs["ci_prob"]``
-    records ``ci``.
+    (equal-tailed interval at ``ci``), ``ess_bulk, ess_tail, r_hat, mcse_mean, mcse_sd``.
+    ``attrs["ci_prob"]`` records ``ci``; written or shown, the interval columns are named by
+    it (``eti90_lb``, ``eti90_ub``: :func:`labelled`).
     """
     post = posterior[[v for v in var_names if v in posterior]]
-    lo, hi = (1 - ci) / 2, (1 + ci) / 2
-    chains = post.sizes["chain"]
-    ess_b = az.ess(post, method="bulk")
-    ess_t = az.ess(post, method="tail")
-    rhat = az.rhat(post) if chains > 1 else None
-    rows = []
-    for name, da in post.data_vars.items():
-        extra = [d for d in da.dims if d not in ("chain", "draw")]
-        flat = (
-            da.stack(_s=("chain", "draw")).transpose(*extra, "_s")
-            if extra
-            else da.stack(_s=("chain", "draw"))
-        )
-        values = flat.to_numpy().reshape(-1, flat.sizes["_s"])
-        labels = _labels(da, extra)
-        eb = np.asarray(ess_b[name]).ravel()
-        et = np.asarray(ess_t[name]).ravel()
-        rh = np.asarray(rhat[name]).ravel() if rhat is not None else np.full(len(labels), np.nan)
-        for i, label in enumerate(labels):
-            v = values[i]
-            rows.append(
-                {
-                    "parameter": f"{name}{label}",
-                    "mean": v.mean(),
-                    "sd": v.std(ddof=1),
-                    "median": np.median(v),
-                    "lower": np.quantile(v, lo),
-                    "upper": np.quantile(v, hi),
-                    "ess_bulk": eb[i],
-                    "ess_tail": et[i],
-                    "r_hat": rh[i],
-                }
-            )
-    table = pd.DataFrame(rows).set_index("parameter")
+    stats = azs.summary(post, kind="all", ci_prob=ci, ci_kind="eti", round_to="none")
+    median = azs.summary(post, kind="stats_median", ci_prob=ci, round_to="none")["median"]
+    lb, ub = interval_columns(ci=ci)
+    table = stats.rename(columns={lb: "lower", ub: "upper"})
+    table.insert(2, "median", median)
+    table.index.name = "parameter"
     table.attrs["ci_prob"] = ci
     return table
 
 
-def _labels(da: xr.DataArray, dims: list[str]) -> list[str]:
-    if not dims:
-        return [""]
-    idx = pd.MultiIndex.from_product([da[d].to_numpy() for d in dims])
-    return [f"[{', '.join(str(x) for x in (t if isinstance(t, tuple) else (t,)))}]" for t in idx]
+def interval_columns(*, ci: float = CI_PROB) -> tuple[str, str]:
+    """The names of an equal-tailed interval's bounds at ``ci``, as ArviZ writes them
+    (``("eti90_lb", "eti90_ub")`` for ``ci = 0.9``)."""
+    return f"eti{100 * ci:g}_lb", f"eti{100 * ci:g}_ub"
+
+
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its interval columns named by their probability (``attrs["ci_prob"]``,
+    which every interval table carries; the package default without it):
+    ``lower, upper`` → ``eti90_lb, eti90_ub`` and ``mean_lower, mean_upper`` →
+    ``mean_eti90_lb, mean_eti90_ub``. Every table the package writes or shows (text, CSV,
+    JSON, HTML) goes through here, so a file always says which interval it holds."""
+    lb, ub = interval_columns(ci=table.attrs.get("ci_prob", CI_PROB))
+    names = {"lower": lb, "upper": ub, "mean_lower": f"mean_{lb}", "mean_upper": f"mean_{ub}"}
+    out = table.rename(columns=names)
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def read_labelled(path: str | Path) -> pd.DataFrame:
+    """A CSV table written through :func:`labelled`, its interval columns named back to
+    ``lower, upper`` (``mean_lower, mean_upper``) and ``attrs["ci_prob"]`` set from them."""
+    table = pd.read_csv(path)
+    found = [re.fullmatch(r"eti([0-9.]+)_lb", c) for c in table.columns]
+    probs = {float(m.group(1)) / 100 for m in found if m}
+    if len(probs) > 1:
+        raise ValueError(f"{path}: interval columns of several probabilities {sorted(probs)}")
+    if not probs:
+        return table
+    ci = probs.pop()
+    lb, ub = interval_columns(ci=ci)
+    names = {lb: "lower", ub: "upper", f"mean_{lb}": "mean_lower", f"mean_{ub}": "mean_upper"}
+    table = table.rename(columns=names)
+    table.attrs["ci_prob"] = ci
+    return table
 
 
 def _fmt(x: float) -> str:
@@ -92,7 +97,7 @@ def describe_predictions(table: pd.DataFrame, *, what: str = "value") -> list[st
         where = ", ".join(f"{k}={r[k]}" for k in keys)
         if "params" in table.columns and "tokens" in table.columns:
             where += f"{', ' if where else ''}N={r['params']:.3g}, D={r['tokens']:.3g}"
-        distance = r.get("distance", r.get("extrapolation", 0.0))
+        distance = r.get("distance", 0.0)
         extra = f" ({distance:.2f} decades beyond the fitted runs)" if distance > 0 else ""
         sentence = (
             f"{where}{extra}: {what} {_fmt(r['median'])}, {interval_label(ci=ci)} "
@@ -114,13 +119,15 @@ def describe_predictions(table: pd.DataFrame, *, what: str = "value") -> list[st
     return out
 
 
-def format_table(table: pd.DataFrame, *, fmt: str = "table") -> str:
-    """A table as aligned text, CSV or JSON records (``fmt``: table | csv | json)."""
+def format_table(table: pd.DataFrame, *, fmt: str = "table", index: bool = True) -> str:
+    """A table as aligned text, CSV or JSON records (``fmt``: table | csv | json), its
+    interval columns named (:func:`labelled`)."""
+    table = labelled(table)
     if fmt == "csv":
-        return table.to_csv()
+        return table.to_csv(index=index)
     if fmt == "json":
-        return table.reset_index().to_json(orient="records", indent=1)
+        return (table.reset_index() if index else table).to_json(orient="records", indent=1)
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}; use table, csv or json")
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        return table.to_string(float_format=lambda x: f"{x:.4g}")
+        return table.to_string(index=index, float_format=lambda x: f"{x:.4g}")

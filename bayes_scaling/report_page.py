@@ -22,7 +22,8 @@ from bayes_scaling.atomic import write_text
 from bayes_scaling.constants import CALIBRATED_DISTANCE, CI_PROB
 from bayes_scaling.data.schema import DataError
 from bayes_scaling.fitfile import versions
-from bayes_scaling.models.base import Fit, Prediction
+from bayes_scaling.models.base import Fit
+from bayes_scaling.models.prediction import Prediction
 from bayes_scaling.plots.common import predicted_vs_true
 from bayes_scaling.plots.downstream import error_vs_loss
 from bayes_scaling.plots.dynamics import plot_trajectories
@@ -53,18 +54,6 @@ def _figure_html(fig: Figure, alt: str) -> str:
 def _table_html(table: pd.DataFrame, *, index: bool = True) -> str:
     body = table.to_html(index=index, float_format=lambda x: f"{x:.4g}", border=0, na_rep="")
     return f'<div class="scroll">{body}</div>'
-
-
-def _named_interval(table: pd.DataFrame, ci: float) -> pd.DataFrame:
-    """Interval columns renamed so the header says which interval they are."""
-    pct = f"{100 * ci:g}"
-    names = {
-        "lower": f"eti{pct}_lb",
-        "upper": f"eti{pct}_ub",
-        "mean_lower": f"mean_eti{pct}_lb",
-        "mean_upper": f"mean_eti{pct}_ub",
-    }
-    return table.rename(columns=names)
 
 
 def _family_figure(fit: Fit, ci: float) -> Figure:
@@ -119,7 +108,7 @@ def _predictions(prediction: Prediction, ci: float) -> str:
         )
     items = "".join(f"<li>{html.escape(s)}</li>" for s in words[:40])
     more = f"<p>… and {len(words) - 40} more rows in the table.</p>" if len(words) > 40 else ""
-    return warn + _table_html(_named_interval(table, ci), index=False) + f"<ul>{items}</ul>{more}"
+    return warn + _table_html(report.labelled(table), index=False) + f"<ul>{items}</ul>{more}"
 
 
 def _backtest(table: pd.DataFrame, ci: float) -> str:
@@ -151,7 +140,7 @@ def render(
 ) -> str:
     """The report page as an HTML string (see :func:`write_report`)."""
     summary = fit.summary(ci=ci)
-    params = _named_interval(summary, ci)
+    params = report.labelled(summary)
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in report.sentences(summary))
     title = f"bayes_scaling report: {fit.spec.name}"
     parts = [

@@ -34,8 +34,9 @@ from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import stacked
 from bayes_scaling.likelihoods import LIKELIHOODS
-from bayes_scaling.models.base import Fit, NewGroupWarning
+from bayes_scaling.models.base import Fit
 from bayes_scaling.models.dynamics import DynamicsModel
+from bayes_scaling.models.prediction import NewGroupWarning
 from bayes_scaling.report import interval_label
 from bayes_scaling.spec import ModelSpec, load_spec
 from bayes_scaling.validate import predictive_position

@@ -22,7 +22,8 @@ from bayes_scaling import fitfile, inference, laws
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import stacked
-from bayes_scaling.models.base import Fit, Prediction, model_for
+from bayes_scaling.models.base import Fit, model_for
+from bayes_scaling.models.prediction import Prediction
 from bayes_scaling.spec import ModelSpec, load_spec
 
 METRICS_ATTR = "bayes_scaling_backtest_metrics"
@@ -37,9 +38,10 @@ class Backtest:
     """A fit on ``train`` and its scored predictions for the held-out points.
 
     ``table`` has one row per held-out point: the family's point columns, ``truth``,
-    ``mean, median, lower, upper`` (new-run interval), ``mean_lower, mean_upper``,
-    ``extrapolation``, ``abs_error``, ``rel_error``, ``covered`` and, per baseline,
-    ``baseline_<name>`` with its ``baseline_<name>_rel_error``.
+    ``mean, median, lower, upper`` (new-run interval at ``ci``, in ``table.attrs``),
+    ``mean_lower, mean_upper``, the distance columns (``distance`` …), ``abs_error``,
+    ``rel_error``, ``covered`` and, per baseline, ``baseline_<name>`` with its
+    ``baseline_<name>_rel_error``.
     """
 
     fit: Fit
@@ -47,6 +49,9 @@ class Backtest:
     train: str
     test: str
     ci: float = CI_PROB
+
+    def __post_init__(self) -> None:
+        self.table.attrs["ci_prob"] = self.ci
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -84,7 +89,7 @@ def backtest_metrics(table: pd.DataFrame) -> dict[str, Any]:
         "median_rel_error": float(table["rel_error"].median()),
         "mean_rel_error": float(table["rel_error"].mean()),
         "mean_abs_error": float(table["abs_error"].mean()),
-        "max_extrapolation": float(table["extrapolation"].max()),
+        "max_distance": float(table["distance"].max()),
     }
     for col in table.columns:
         if col.startswith("baseline_") and col.endswith("_rel_error"):
@@ -330,6 +335,13 @@ def sbc(
     (:func:`pymc.observe`), which is refitted; the true values are ranked among the posterior
     draws, thinned to ``thin_to``. Any family works: simulated values stay on the likelihood's
     own scale (for the loss family, log loss), so nothing maps back to the data table.
+
+    Why not ``simuk.SBC`` (0.3.0, read for this): it draws its reference parameters and data
+    in one ``pymc.sample_prior_predictive`` batch with no hook to reject a draw whose data are
+    implausible (its ``simulator`` maps parameters to data, it cannot refuse them), so our
+    ``plausible`` filter could not be kept; and it refits with ``pymc.sample``, not through
+    :func:`bayes_scaling.inference.sample` with the spec's :class:`SamplerConfig`. The loop
+    here is the same algorithm (Talts et al. 2020).
 
     Parameters
     ----------

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from _common import RESULTS, run_parts, timer
 
-from bayes_scaling import transfer
+from bayes_scaling import report, transfer
 from bayes_scaling.calibrate import coverage_with_rate, fit_rate, rung_out
 from bayes_scaling.data import load
 from bayes_scaling.data.gemstones import load_gemstones
@@ -46,7 +46,8 @@ from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.pythia import README_OVERRIDES, load_pythia
 from bayes_scaling.inference import diagnose
-from bayes_scaling.models.base import Fit, NewGroupWarning
+from bayes_scaling.models.base import Fit
+from bayes_scaling.models.prediction import NewGroupWarning
 from bayes_scaling.plots.calibration import plot_calibration
 from bayes_scaling.plots.common import save_figure
 from bayes_scaling.spec import load_spec
@@ -213,8 +214,10 @@ def run_rungs(family: dict) -> dict:
                 with timer(out.setdefault(name, {}), "seconds"):
                     points = task_points(lad, seed=0, progressbar=False, **family["sampler"])
                 folder.mkdir(parents=True, exist_ok=True)
-                points.to_csv(folder / "points.csv", index=False)
-            points = pd.read_csv(folder / "points.csv")
+                (folder / "points.csv").write_text(
+                    report.format_table(points, fmt="csv", index=False)
+                )
+            points = report.read_labelled(folder / "points.csv")
             out[name] = out.get(name, {}) | {
                 "tasks": lad["tasks"],
                 "coverage_parametric": coverage_table(points).to_dict(orient="records"),
@@ -249,7 +252,7 @@ def run_rungs(family: dict) -> dict:
 def _points(family: dict) -> pd.DataFrame:
     frames = []
     for name, lad in family["ladders"](shared_data_dir()).items():
-        p = pd.read_csv(workdir() / name / "points.csv")
+        p = report.read_labelled(workdir() / name / "points.csv")
         backtest = name + ":" + p["selection"]
         frames.append(p.assign(ladder=lad.get("dataset", name), backtest=backtest))
     return pd.concat(frames, ignore_index=True)
@@ -422,7 +425,7 @@ def _task_check(lad: dict, folder: Path, term: dict, sampler: dict) -> dict:
     table = transfer.task_holdout(
         spec, lad["data"], tasks=lad["tasks"], first_checkpoints=3, progressbar=False, **sampler
     )
-    parametric = pd.read_csv(folder / "points.csv")  # the rungs part's, same fits
+    parametric = report.read_labelled(folder / "points.csv")  # the rungs part's, same fits
     covered_by = {
         "parametric": parametric["pit"].to_numpy(),
         "leave_one_ladder_out": table["updated_pit"].to_numpy(),

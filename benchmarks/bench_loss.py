@@ -52,7 +52,7 @@ def gadre(root) -> dict:
         "median",
         "lower",
         "upper",
-        "extrapolation",
+        "compute_decades",
         "rel_error",
         "covered",
         "baseline_curve_fit",

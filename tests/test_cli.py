@@ -76,7 +76,7 @@ def fit_file(data_csv):
 def test_summary_formats(fit_file, capsys):
     assert cli.main(["summary", str(fit_file), "--format", "csv"]) == 0
     table = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), index_col=0)
-    assert {"mean", "median", "lower", "upper"} <= set(table.columns)
+    assert {"mean", "median", "eti90_lb", "eti90_ub", "mcse_mean"} <= set(table.columns)
     assert "eta[c4]" in table.index
     assert cli.main(["summary", str(fit_file), "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
@@ -108,14 +108,14 @@ def test_predict_writes_the_documented_columns(fit_file, tmp_path):
         "tokens",
         "mean",
         "median",
-        "lower",
-        "upper",
-        "mean_lower",
-        "mean_upper",
-        "extrapolation",
+        "eti80_lb",  # the file names its interval (--ci 0.8)
+        "eti80_ub",
+        "mean_eti80_lb",
+        "mean_eti80_ub",
+        "distance",
     ):
         assert col in table
-    assert (table["extrapolation"] > 0).all()
+    assert (table["distance"] > 0).all()
 
 
 def test_backtest_command(data_csv, tmp_path, capsys):
@@ -207,6 +207,7 @@ def test_calibrate_writes_points_coverage_and_plot(data_csv, tmp_path, capsys):
     assert cli.main(args) == 0
     points = pd.read_csv(out / "points.csv")
     assert (points["params"] > 1e8).all() and points["pit"].between(0, 1).all()
+    assert {"eti90_lb", "eti90_ub"} <= set(points.columns)  # the file names its interval
     coverage = pd.read_csv(out / "coverage.csv")
     assert coverage["distance"].iloc[-1] == "all"
     assert (out / "calibration.png").stat().st_size > 10_000
@@ -273,3 +274,31 @@ def test_every_option_has_help_text():
         if not isinstance(a, argparse._HelpAction) and not a.help
     ]
     assert bare == []
+
+
+def test_loss_fit_flag_reads_a_file_or_a_folder_of_task_fits(fit_file, tmp_path):
+    from bayes_scaling import DataError
+
+    one = cli._loss_fits(str(fit_file))
+    assert one.spec.family == "loss"
+    folder = tmp_path / "per_task"
+    folder.mkdir()
+    (folder / "c4_val.nc").write_bytes(fit_file.read_bytes())
+    assert list(cli._loss_fits(str(folder))) == ["c4_val"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="no loss fit files"):
+        cli._loss_fits(str(empty))
+
+
+def test_written_tables_name_their_interval_and_read_back(tmp_path):
+    from bayes_scaling import report
+
+    table = pd.DataFrame({"median": [1.0], "lower": [0.5], "upper": [2.0], "mean_lower": [0.9]})
+    table.attrs["ci_prob"] = 0.8
+    text = report.format_table(table, fmt="csv", index=False)
+    assert text.splitlines()[0] == "median,eti80_lb,eti80_ub,mean_eti80_lb"
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    back = report.read_labelled(path)
+    assert list(back.columns) == list(table.columns) and back.attrs["ci_prob"] == 0.8

@@ -215,6 +215,8 @@ def test_chained_prediction_carries_loss_uncertainty(fit_binomial):
     w_chained = (chained["mean_upper"] - chained["mean_lower"]).to_numpy()
     w_direct = (direct["mean_upper"] - direct["mean_lower"]).to_numpy()
     assert np.all(w_chained > w_direct)
+    with pytest.raises(DataError, match=r"bayes_scaling\.load"):  # files: the caller reads
+        fit_binomial.predict(grid, loss_fit="loss.nc", tasks="math_0")
     with pytest.raises(DataError, match="metric"):
         bpb_spec = _spec(input={"task": "c4_val", "metric": "bpb"})
         DownstreamModel(bpb_spec, fit_binomial.data)  # no bpb rows
@@ -372,9 +374,8 @@ def test_cli_predict_with_tasks_and_average(fit_binomial, tmp_path):
     )
     assert code == 0
     table = pd.read_csv(out)
-    assert {"task", "loss", "median", "lower", "upper", "mean_lower", "mean_upper"} <= set(
-        table.columns
-    )
+    named = {"eti90_lb", "eti90_ub", "mean_eti90_lb", "mean_eti90_ub"}  # the interval, named
+    assert {"task", "loss", "median"} | named <= set(table.columns)
     assert len(table) == 2 * 10 + 2  # ten tasks at two losses, then their two averages
     assert (table["task"].tail(2) == "avg10").all()
 

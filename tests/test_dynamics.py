@@ -201,7 +201,7 @@ def test_fit_predict_known_new_run_and_unseen_task(fit):
     table = pred.table()
     assert list(table["new_run"]) == [False, True, True]
     assert list(table["new_task"]) == [False, False, True]
-    assert table.loc[0, "extrapolation"] == pytest.approx(0.0)
+    assert table.loc[0, "distance"] == pytest.approx(0.0)
     assert table.loc[1, "params_decades"] == pytest.approx(np.log10(6e9 / 1.5e9))
     assert table.loc[2, "tokens_decades"] == pytest.approx(np.log10(1e12 / 3e11))
     assert ((table["lower"] <= table["median"]) & (table["median"] <= table["upper"])).all()

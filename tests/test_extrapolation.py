@@ -49,7 +49,7 @@ def test_term_is_shared_across_points_of_a_prediction(tiny_loss_fit):
     on = with_rate(tiny_loss_fit, RATE)
     delta = on.predict(grid_at(tiny_loss_fit, [1.5, 2.5])).draws["discrepancy"].to_numpy()
     ratio = delta[:, 1] / delta[:, 0]  # one z per draw: δ ∝ distance (power 1)
-    d = on.model.extrapolation(grid_at(tiny_loss_fit, [1.5, 2.5]))["distance"].to_numpy()
+    d = on.model.distances(grid_at(tiny_loss_fit, [1.5, 2.5]))["distance"].to_numpy()
     np.testing.assert_allclose(ratio, d[1] / d[0])
 
 
@@ -70,7 +70,7 @@ def test_term_spread_matches_its_prior(tiny_loss_fit, power):
     on = with_rate(tiny_loss_fit, RATE, power)
     grid = grid_at(tiny_loss_fit, [2.5])
     delta = on.predict(grid).draws["discrepancy"].to_numpy()[:, 0]
-    d = on.model.extrapolation(grid)["distance"].iloc[0]
+    d = on.model.distances(grid)["distance"].iloc[0]
     # sd of τ·z with log τ ~ N(m, s): exp(m + s²)
     expected = d**power * np.exp(RATE["mu"] + RATE["sigma"] ** 2)
     assert abs(delta.std() / expected - 1) < 0.2

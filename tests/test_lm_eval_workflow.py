@@ -56,7 +56,7 @@ def test_predictions_name_their_distance(workflow):
     table = pd.read_csv(workflow["predictions"])
     assert list(table["task"]) == ["arc_easy", "piqa"]
     assert (table["params_decades"] > 0.4).all() and (table["distance"] > 0.4).all()
-    assert ((table["lower"] < table["median"]) & (table["median"] < table["upper"])).all()
+    assert ((table["eti90_lb"] < table["median"]) & (table["median"] < table["eti90_ub"])).all()
 
 
 def test_report_has_the_sections_and_embedded_figures(workflow):

@@ -57,7 +57,7 @@ def test_chinchilla_summary_rows_are_the_law_parameters():
 
 def test_prediction_table_and_extrapolation(tiny_loss_fit):
     table = tiny_loss_fit.predict(GRID).table()
-    for col in ("mean", "median", "lower", "upper", "mean_lower", "mean_upper", "extrapolation"):
+    for col in ("mean", "median", "lower", "upper", "mean_lower", "mean_upper", "distance"):
         assert col in table
     # a new run is wider than the law (the extrapolation error, shared by both, switched off:
     # where it dominates, both intervals agree to Monte Carlo error)
@@ -66,8 +66,8 @@ def test_prediction_table_and_extrapolation(tiny_loss_fit):
     law = law.table()
     assert (law["lower"] <= law["mean_lower"] + 1e-9).all()
     assert (law["upper"] >= law["mean_upper"] - 1e-9).all()
-    assert table.loc[3, "extrapolation"] == 0.0  # inside the training compute range
-    assert table.loc[0, "extrapolation"] > 1.0  # 1.4B × 921B tokens: 1.4 decades beyond
+    assert table.loc[3, "compute_decades"] == 0.0  # inside the training compute range
+    assert table.loc[0, "compute_decades"] > 1.0  # 1.4B × 921B tokens: 1.4 decades beyond
     law_width = (table["mean_upper"] - table["mean_lower"]) / table["mean"]
     assert law_width[0] > law_width[3]  # the law is less certain where it extrapolates
 
@@ -227,3 +227,44 @@ def test_one_law_per_task_with_pooled_exponents(tmp_path):
     assert model_for(shipped, _two_losses()).tasks == ("bpb_a", "bpb_b")
     with pytest.raises(DataError, match="no rows with task='bpb_c'"):
         model_for(spec.updated({"response": {"task": ["bpb_a", "bpb_c"]}}), _two_losses())
+
+
+def test_prediction_saves_as_arviz_groups_and_reads_back(tiny_loss_fit, tmp_path):
+    import arviz_stats as azs
+
+    from bayes_scaling.models.prediction import Prediction
+
+    pred = tiny_loss_fit.predict(GRID)
+    tree = pred.to_datatree()
+    assert {"predictions", "predictions_constant_data"} <= set(tree.children)
+    post = tiny_loss_fit.posterior
+    assert tree["predictions"]["new"].shape == (post.sizes["chain"], post.sizes["draw"], 4)
+    # ArviZ reads the group: its interval is the table's
+    stats = azs.summary(
+        tree,
+        group="predictions",
+        var_names=["new"],
+        kind="stats",
+        ci_prob=0.9,
+        ci_kind="eti",
+        round_to="none",
+    )
+    table = pred.table()
+    np.testing.assert_allclose(stats["eti90_lb"].to_numpy(), table["lower"].to_numpy())
+    np.testing.assert_allclose(stats["eti90_ub"].to_numpy(), table["upper"].to_numpy())
+    path = tiny_loss_fit.save(tmp_path / "with_pred.nc", prediction=pred)
+    again = Prediction.load(path)
+    pd.testing.assert_frame_equal(again.table(), table, check_dtype=False)
+    assert Fit.load(path).hash == tiny_loss_fit.hash  # the fit still loads as itself
+    with pytest.raises(FitFileError, match="no predictions"):
+        Prediction.load(tiny_loss_fit.save(tmp_path / "plain.nc"))
+
+
+def test_fit_file_of_another_model_version_is_refused(tiny_loss_fit, tmp_path):
+    from bayes_scaling import fitfile
+
+    tree = fitfile.read(tiny_loss_fit.save(tmp_path / "f.nc"))
+    assert tree.attrs["bayes_scaling_model_version"] == "loss:1"
+    tree.attrs["bayes_scaling_model_version"] = "loss:0"
+    with pytest.raises(FitFileError, match="model changed"):
+        Fit.from_tree(tree, source="old.nc")

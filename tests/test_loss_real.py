@@ -30,7 +30,7 @@ def test_gadre_small_runs_predict_the_1p4b_runs(gadre):
     # the posterior is at least as accurate as Gadre et al.'s curve_fit on the same split
     assert m["median_rel_error"] <= m["baseline_curve_fit_median_rel_error"]
     absent = bt.fit.predict(ABSENT).table()
-    assert (absent["extrapolation"] > 0.9).all()
+    assert (absent["compute_decades"] > 0.9).all()
     assert (absent["lower"] < absent["median"]).all()
     assert (absent["median"] < absent["upper"]).all()
     assert absent["median"].between(2.0, 2.7).all()

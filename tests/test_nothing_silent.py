@@ -9,7 +9,7 @@ import pytest
 
 from bayes_scaling import cli
 from bayes_scaling.data.schema import DataError
-from bayes_scaling.models.base import NewGroupWarning
+from bayes_scaling.models.prediction import NewGroupWarning
 
 GRID = {"params": [4e8], "tokens": [8e9]}
 

@@ -34,7 +34,7 @@ def test_backtest_table_and_metrics(small_backtest):
         "upper",
         "rel_error",
         "covered",
-        "extrapolation",
+        "distance",
         "baseline_curve_fit",
         "baseline_huber",
     ):

@@ -3,7 +3,8 @@
 A family subclasses :class:`ScalingModel` and implements how it reads its response from the
 observations (``_prepare``), how it writes the PyMC model (``build``), and how it evaluates
 its law on posterior draws for a grid of new points (``predict_draws``). Everything else —
-sampling, the fit file, summaries, diagnostics, prediction tables — lives here once.
+sampling, the fit file, summaries, diagnostics — lives here once, and
+every prediction ends in :meth:`Fit.assemble` (tables: :mod:`bayes_scaling.models.prediction`).
 
 Constructors never sample. A :class:`Fit` holds the DataTree together with the spec and the
 data it came from, so a saved fit can always be rebuilt and predicted from.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import html
 import importlib
 import json
-import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,15 +27,15 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from bayes_scaling import discrepancy, fitfile, inference, laws
+from bayes_scaling import discrepancy, fitfile, inference
 from bayes_scaling.chains import fit_chains
 from bayes_scaling.checkpoints import select_checkpoints
-from bayes_scaling.constants import CALIBRATED_DISTANCE, CI_PROB
+from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.errors import closest
 from bayes_scaling.hashing import arrays_digest, digest
 from bayes_scaling.hierarchy import stacked
-from bayes_scaling.report import interval_label, summarize
+from bayes_scaling.models.prediction import Prediction, flag_new_groups
+from bayes_scaling.report import labelled, summarize
 from bayes_scaling.spec import ModelSpec, SamplerConfig, SpecError, load_spec
 
 
@@ -44,6 +44,10 @@ class ScalingModel(ABC):
 
     family: ClassVar[str]
     forms: ClassVar[tuple[str, ...]]
+    #: The version of the family's model (its PyMC graph and prediction draws), written into
+    #: every fit file and checked on load: bump it when a change would make an old fit file
+    #: predict with a model other than the one that sampled it.
+    model_version: ClassVar[int] = 1
     #: Columns a prediction grid must have (besides optional group columns).
     grid_columns: ClassVar[tuple[str, ...]]
     #: Link scale of the response, on which the extrapolation error is added.
@@ -98,16 +102,23 @@ class ScalingModel(ABC):
 
     @abstractmethod
     def predict_draws(
-        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+        self,
+        posterior: xr.Dataset,
+        grid: pd.DataFrame,
+        rng: np.random.Generator,
+        inputs: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Draws ``(mean law, new observation)``, each ``(n_samples, len(grid))``."""
+        """Draws ``(mean law, new observation)``, each ``(n_samples, len(grid))``.
+
+        ``inputs``: draws of the grid's inputs from upstream fits (:meth:`chain`), or None.
+        """
 
     @abstractmethod
     def points(self, data: Observations) -> pd.DataFrame:
         """The response rows of ``data`` as a prediction grid with a ``truth`` column."""
 
     @abstractmethod
-    def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
+    def distances(self, grid: pd.DataFrame) -> pd.DataFrame:
         """Columns saying how far each grid point lies beyond the training data.
 
         A family whose predictions extrapolate in N and D includes ``distance``: decades
@@ -130,13 +141,16 @@ class ScalingModel(ABC):
         return {}
 
     def check_grid(
-        self, grid: pd.DataFrame, *, source: str = "<grid>", **options: Any
+        self, grid: pd.DataFrame, *, source: str = "<grid>", chained: bool = False, **options: Any
     ) -> pd.DataFrame:
         """Validate a prediction grid; the default checks ``grid_columns`` are positive.
 
-        Families may accept ``options`` (e.g. ``tasks`` to expand the grid over a task set,
-        ``loss_fit`` to chain from another fit); unknown options are an error.
+        Families may accept ``options`` (e.g. ``tasks`` to expand the grid over a task set);
+        unknown options are an error. ``chained``: the grid's input will come from upstream
+        fits (:meth:`chain`), so it gives what they take instead.
         """
+        if chained:
+            raise DataError(self._no_upstream(source))
         if options:
             raise DataError(
                 f"{self.family} predictions take no options {sorted(options)} "
@@ -149,6 +163,17 @@ class ScalingModel(ABC):
         for col in self.grid_columns:
             out[col] = positive_column(out, col, source=source)
         return out
+
+    def chain(self, grid: pd.DataFrame, loss_fit: Any, *, source: str) -> tuple[pd.DataFrame, Any]:
+        """The chaining stage: draws of the grid's inputs from upstream fits, and the grid
+        with the columns they give. Only the downstream family has an upstream (loss fits)."""
+        raise DataError(self._no_upstream(source))
+
+    def _no_upstream(self, source: str) -> str:
+        return (
+            f"{source}: {self.family} predictions take no loss_fit= (it chains loss fits into "
+            "a downstream fit)"
+        )
 
     # --- shared machinery -----------------------------------------------------------------
     def prior_predictive(self, draws: int = 200, seed: int = 0) -> xr.DataTree:
@@ -229,6 +254,11 @@ def model_class(family: str) -> type[ScalingModel]:
     return getattr(importlib.import_module(module), name)
 
 
+def model_version(family: str) -> str:
+    """``"<family>:<version>"``, the fit files' ``bayes_scaling_model_version``."""
+    return f"{family}:{model_class(family).model_version}"
+
+
 def model_for(spec: ModelSpec | str | Path, data: Observations | pd.DataFrame) -> ScalingModel:
     """The family model class the spec names, bound to ``data`` (observations, or a tidy
     DataFrame, validated as :meth:`Observations.from_frame` does)."""
@@ -241,98 +271,6 @@ def model_for(spec: ModelSpec | str | Path, data: Observations | pd.DataFrame) -
             f"{type(data).__name__}"
         )
     return model_class(spec.family)(spec, data)
-
-
-@dataclass
-class Prediction:
-    """Posterior predictive draws at a grid of points.
-
-    ``draws`` is a Dataset over ``(sample, point)`` with ``law`` (the fitted law), ``mean``
-    (the law moved by the extrapolation error ``discrepancy``, on the response's link scale)
-    and ``new`` (a new run: ``mean`` plus noise); the grid's columns (with ``extrapolation``
-    and ``distance``) are ``point`` coords.
-    """
-
-    draws: xr.Dataset
-
-    @classmethod
-    def assemble(
-        cls,
-        grid: pd.DataFrame,
-        *,
-        law: np.ndarray,
-        new: np.ndarray,
-        delta: np.ndarray | None = None,
-        link: str = "identity",
-        attrs: dict[str, Any] | None = None,
-    ) -> Prediction:
-        """The one way draws become a Prediction: ``law`` and ``new`` ``(sample, point)``,
-        ``delta`` the extrapolation error on the ``link`` scale (``mean`` = law moved by it;
-        ``new`` is expected to include it already), ``grid`` the point coordinates."""
-        delta = np.zeros_like(law) if delta is None else delta
-        dims = ("sample", "point")
-        ds = xr.Dataset(
-            {
-                "law": (dims, law),
-                "mean": (dims, discrepancy.shift(link, law, delta)),
-                "new": (dims, new),
-                "discrepancy": (dims, delta),
-            },
-            coords={"point": np.arange(len(grid))}
-            | {c: ("point", grid[c].to_numpy()) for c in grid.columns},
-            attrs={"response_link": link, **(attrs or {})},
-        )
-        return cls(ds)
-
-    def __repr__(self) -> str:
-        n, points = self.draws.sizes["sample"], self.draws.sizes["point"]
-        return f"<Prediction: {points} points × {n} draws; .table() for intervals>"
-
-    def _repr_html_(self) -> str:
-        table = self.table()
-        head = table.head(20).to_html(index=False, border=0, float_format=lambda x: f"{x:.4g}")
-        more = f"<p>… {len(table) - 20} more rows</p>" if len(table) > 20 else ""
-        return f"<b>Prediction</b> ({interval_label(ci=CI_PROB)}){head}{more}"
-
-    @property
-    def grid(self) -> pd.DataFrame:
-        coords = {k: v.to_numpy() for k, v in self.draws.coords.items() if v.dims == ("point",)}
-        return pd.DataFrame(coords).drop(columns=["point"], errors="ignore")
-
-    def table(self, *, ci: float = CI_PROB) -> pd.DataFrame:
-        """One row per point: grid columns, ``mean, median, lower, upper`` (new run),
-        ``mean_lower, mean_upper`` (the expected value, extrapolation error included) at
-        probability ``ci``, and the interval's parts: ``share_parameter``, ``share_noise``,
-        ``share_extrapolation``, the fractions of the new run's variance on the link scale.
-        ``attrs``: ``ci_prob`` and ``checked``, the farthest distance at which the spec's
-        extrapolation error was checked on held-out runs (reports warn beyond it)."""
-        new = summarize_draws(self.draws["new"].to_numpy(), ci)
-        law = summarize_draws(self.draws["mean"].to_numpy(), ci)
-        out = self.grid.copy()
-        out["mean"] = law["mean"]
-        out["median"] = new["median"]
-        out["lower"], out["upper"] = new["lower"], new["upper"]
-        out["mean_lower"], out["mean_upper"] = law["lower"], law["upper"]
-        out = pd.concat([out, self.interval_parts()], axis=1)
-        out.attrs["ci_prob"] = ci
-        out.attrs["checked"] = float(self.draws.attrs.get("checked", CALIBRATED_DISTANCE))
-        return out
-
-    def interval_parts(self) -> pd.DataFrame:
-        """Shares of the new run's link-scale variance: parameters (the law's spread), noise
-        (a run about its expected value) and extrapolation (the discrepancy term)."""
-        kind = self.draws.attrs.get("response_link", "identity")
-        law = laws.link(kind, self.draws["law"].to_numpy())
-        new = laws.link(kind, self.draws["new"].to_numpy())
-        mean = laws.link(kind, self.draws["mean"].to_numpy())
-        parts = {
-            "share_parameter": np.nanvar(law, axis=0),
-            "share_noise": np.nanvar(np.where(np.isfinite(new), new - mean, np.nan), axis=0),
-            "share_extrapolation": np.var(self.draws["discrepancy"].to_numpy(), axis=0),
-        }
-        total = sum(parts.values())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return pd.DataFrame({k: v / total for k, v in parts.items()})
 
 
 @dataclass
@@ -356,7 +294,7 @@ class Fit:
     def _repr_html_(self) -> str:
         d = self.diagnostics()
         css = "color:#176317" if d.ok else "color:#a11"
-        table = self.summary().round(4).to_html(border=0)
+        table = labelled(self.summary()).round(4).to_html(border=0)
         return (
             f"<b>Fit</b> <code>{html.escape(self.spec.name)}</code> ({self.spec.family}) on "
             f"{len(self.data)} rows of <code>{html.escape(str(self.data.source))}</code>"
@@ -410,24 +348,29 @@ class Fit:
         *,
         seed: int | None = None,
         allow_similar: bool = False,
+        loss_fit: Any = None,
         **options: Any,
     ) -> Prediction:
         """Posterior predictive draws at ``grid`` (columns as the family requires).
 
-        ``options`` go to the family's ``check_grid`` (e.g. ``tasks=``, ``loss_fit=``,
-        ``source=`` naming the grid's file in errors). A group the fit never saw (a dataset,
-        task or domain) is predicted from its population, flagged in a ``new_<column>``
-        column and warned about; one that differs from a fitted label only in case,
-        separators or a typo is an error unless ``allow_similar``.
+        ``options`` go to the family's ``check_grid`` (e.g. ``tasks=``, ``source=`` naming
+        the grid's file in errors). ``loss_fit`` (downstream family): a loss-family
+        :class:`Fit`, or a mapping input task → Fit, whose predictive loss at the grid's
+        ``params, tokens`` is this fit's input (:meth:`ScalingModel.chain`). A group the
+        fit never saw (a dataset, task or domain) is predicted from its population, flagged
+        in a ``new_<column>`` column and warned about; one that differs from a fitted label
+        only in case, separators or a typo is an error unless ``allow_similar``.
         """
         m = self.model
         source = options.get("source", "<grid>")
-        grid = m.check_grid(grid, **options)
+        grid = m.check_grid(grid, chained=loss_fit is not None, **options)
+        inputs = None
+        if loss_fit is not None:  # the chaining stage: loss fit(s) → this fit's input
+            grid, inputs = m.chain(grid, loss_fit, source=source)
         flags = flag_new_groups(grid, m.known_groups(), source=source, allow_similar=allow_similar)
-        for col in flags.columns:  # in place: the grid's attrs carry chained draws
-            grid[col] = flags[col].to_numpy()
+        grid = grid.assign(**{col: flags[col].to_numpy() for col in flags.columns})
         rng = np.random.default_rng(self.seed + 1 if seed is None else seed)
-        law, new = m.predict_draws(stacked(self.posterior), grid, rng)
+        law, new = m.predict_draws(stacked(self.posterior), grid, rng, inputs=inputs)
         return self.assemble(grid, law, new, rng)
 
     def assemble(
@@ -441,10 +384,12 @@ class Fit:
     ) -> Prediction:
         """The :class:`Prediction` of the ``law`` and ``new`` draws at ``grid``, the one place
         every prediction path ends: the grid gets its distance from the fit
-        (``model.extrapolation``) and ``new`` the spec's extrapolation error at that
+        (``model.distances``) and ``new`` the spec's extrapolation error at that
         distance."""
         m = self.model
-        grid = pd.concat([grid, m.extrapolation(grid)], axis=1)
+        grid = pd.concat([grid, m.distances(grid)], axis=1)
+        chains = self.posterior.sizes["chain"]
+        chains = chains if law.shape[0] == chains * self.posterior.sizes["draw"] else 1
         delta = np.zeros_like(law)
         error = self.spec.extrapolation_error
         if error.rate is not None and "distance" in grid.columns:
@@ -457,7 +402,7 @@ class Fit:
             new=new,
             delta=delta,
             link=kind,
-            attrs={"checked": error.checked, **(attrs or {})},
+            attrs={"checked": error.checked, "chains": chains, **(attrs or {})},
         )
 
     # --- files ----------------------------------------------------------------------------
@@ -467,20 +412,28 @@ class Fit:
         *,
         groups: dict[str, xr.Dataset] | None = None,
         attrs: dict[str, Any] | None = None,
+        prediction: Prediction | None = None,
     ) -> Path:
         """Write one self-describing netCDF file (atomically).
 
-        ``groups`` and ``attrs`` add results computed from the fit (e.g. a backtest table).
+        ``groups`` and ``attrs`` add results computed from the fit (e.g. a backtest table);
+        ``prediction`` is kept as ArviZ's ``predictions`` and ``predictions_constant_data``
+        groups (:meth:`Prediction.to_datatree`; read back with :meth:`Prediction.load`).
         """
         tree = self.tree.copy()
         tree["fit_data"] = xr.DataTree(fitfile.frame_to_dataset(self.data.frame))
-        for name, ds in (groups or {}).items():
+        extra = dict(groups or {})
+        if prediction is not None:
+            pred = prediction.to_datatree()
+            extra |= {name: pred[name].to_dataset() for name in pred.children}
+        for name, ds in extra.items():
             tree[name] = xr.DataTree(ds)
         meta = {
             "bayes_scaling_format": fitfile.FORMAT_VERSION,
             "bayes_scaling_spec": self.spec.to_json(),
             "bayes_scaling_spec_source": self.spec.source,
             "bayes_scaling_seed": int(self.seed),
+            "bayes_scaling_model_version": model_version(self.spec.family),
             "bayes_scaling_hash": self.hash,
             "bayes_scaling_draws_digest": draws_digest(self.tree),
             "bayes_scaling_data_source": self.data.source,
@@ -507,6 +460,13 @@ class Fit:
         frame = fitfile.dataset_to_frame(tree["fit_data"].to_dataset())
         data = Observations.from_frame(frame, source=a["bayes_scaling_data_source"])
         seed = int(a["bayes_scaling_seed"])
+        written = str(a.get("bayes_scaling_model_version", f"{spec.family}:1"))  # before: 1
+        if written != model_version(spec.family):
+            raise fitfile.FitFileError(
+                f"{source}: written by the {written!r} model, this package has "
+                f"{model_version(spec.family)!r}: the model changed since, so the file's draws "
+                "belong to another model; refit it"
+            )
         if fit_hash(spec, data, seed) != a["bayes_scaling_hash"]:
             raise fitfile.FitFileError(
                 f"{source}: hash mismatch — the spec, data or seed stored in the file do not "
@@ -528,60 +488,6 @@ class Fit:
         return cls(spec, data, tree, seed)
 
 
-class NewGroupWarning(UserWarning):
-    """A prediction at a group (dataset, task, domain) the fit never saw."""
-
-
-def _normal_form(label: str) -> str:
-    return "".join(ch for ch in label.lower() if ch.isalnum())
-
-
-def flag_new_groups(
-    grid: pd.DataFrame,
-    known: dict[str, tuple[str, ...]],
-    *,
-    source: str = "<grid>",
-    allow_similar: bool = False,
-) -> pd.DataFrame:
-    """``new_<column>`` flags for grid values outside the fitted labels, warned about.
-
-    Raises
-    ------
-    DataError
-        For a value that is a near miss of a fitted label (same letters and digits ignoring
-        case and separators, or a close spelling), unless ``allow_similar``: a misspelt
-        ``RedPajama`` would otherwise silently get the population prediction.
-    """
-    flags = {}
-    for col, labels in known.items():
-        if col not in grid.columns or not labels:
-            continue
-        values = grid[col].astype(str)
-        new = ~values.isin(labels)
-        flags[f"new_{col}"] = new.to_numpy()
-        unseen = sorted(set(values[new]))
-        if not unseen:
-            continue
-        forms = {_normal_form(k): k for k in labels}
-        for value in unseen:
-            close = forms.get(_normal_form(value)) or closest(value, labels, cutoff=0.9)
-            if close is not None and not allow_similar:
-                row = int(np.flatnonzero((values == value).to_numpy())[0])
-                raise DataError(
-                    f"{source}: row {row + 2}, column {col!r}: {value!r} is not in the fit; did "
-                    f"you mean {close!r}? (to predict a new {col} of that name from its "
-                    "population, pass allow_similar=True / --allow-similar)"
-                )
-        warnings.warn(
-            f"{source}: {col} {unseen[:5]}{' …' if len(unseen) > 5 else ''} not in the fit "
-            f"(fitted: {list(labels)[:6]}{' …' if len(labels) > 6 else ''}); predicted "
-            f"from the population of {col}s (column new_{col})",
-            NewGroupWarning,
-            stacklevel=3,
-        )
-    return pd.DataFrame(flags, index=grid.index)
-
-
 def draws_digest(tree: xr.DataTree) -> str:
     """Checksum of the posterior draws, so an edited posterior is refused on load."""
     post = tree["posterior"].to_dataset()
@@ -591,14 +497,3 @@ def draws_digest(tree: xr.DataTree) -> str:
 def fit_hash(spec: ModelSpec, data: Observations, seed: int) -> str:
     """Canonical id of a fit: spec, data content and seed."""
     return digest(spec.to_json(), data.fingerprint(), str(int(seed)))
-
-
-def summarize_draws(draws: np.ndarray, ci: float = CI_PROB) -> dict[str, np.ndarray]:
-    """Mean, median and equal-tailed interval over the first axis."""
-    lo, hi = (1 - ci) / 2, (1 + ci) / 2
-    return {
-        "mean": draws.mean(axis=0),
-        "median": np.median(draws, axis=0),
-        "lower": np.quantile(draws, lo, axis=0),
-        "upper": np.quantile(draws, hi, axis=0),
-    }

@@ -1,19 +1,19 @@
 """Chaining a downstream fit to loss fits: ``(N, D) → loss → error``, the uncertainty carried.
 
 A chained grid gives ``params, tokens`` (and the loss fit's group column) instead of ``loss``.
-:func:`chain` predicts the loss at those points with the loss-family fit(s) — one per input
-task when each task has its own loss (``[input] per_task``) — and hands their draws to the
-downstream prediction (``grid.attrs["chained_loss"]``), which pairs each posterior draw of the
-downstream law with one draw of the loss. The grid also gets the loss fit's distance from its
-data (``compute_decades``, ``params_decades``, ``distance``).
+:func:`chain`, the stage between the two fits, predicts the loss at those points with the
+loss-family fit(s) — one per input task when each task has its own loss (``[input]
+per_task``) — and returns their draws (:class:`ChainedLoss`), which the downstream prediction
+takes as its input, pairing each posterior draw of the downstream law with one draw of the
+loss. The grid it returns also has the loss fit's distance from its data
+(``compute_decades``, ``params_decades``, ``distance``). Fits come in as objects: reading fit
+files (one, or a folder of ``<task>.nc``) is the caller's (the CLI's ``--loss-fit``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,28 +37,40 @@ def _by_task(fit: Fit) -> dict[str, Fit]:
     return dict.fromkeys(fit.model.tasks, fit)
 
 
-def loss_fits(loss_fit: Any) -> dict[str, Fit]:
-    """``{input task: Fit}`` from a Fit (one of several tasks: each of its tasks), a path, a
-    mapping, or a folder of ``<task>.nc``."""
+def loss_fits(loss_fit: Fit | Mapping[str, Fit]) -> dict[str, Fit]:
+    """``{input task: Fit}`` from a loss Fit (of several tasks: each of its tasks) or a
+    mapping input task → Fit."""
     if isinstance(loss_fit, Fit):
         return _by_task(loss_fit)
     if isinstance(loss_fit, Mapping):
-        return {str(k): (f if isinstance(f, Fit) else Fit.load(f)) for k, f in loss_fit.items()}
-    path = Path(loss_fit)
-    if path.is_dir():
-        files = sorted(path.glob("*.nc"))
-        if not files:
-            raise DataError(f"{path}: no loss fit files (*.nc) in this folder")
-        return {f.stem: Fit.load(f) for f in files}
-    return _by_task(Fit.load(path))
+        for k, f in loss_fit.items():
+            if not isinstance(f, Fit):
+                raise DataError(
+                    f"loss_fit[{k!r}] is a {type(f).__name__}, not a Fit (read fit files with "
+                    "bayes_scaling.load)"
+                )
+        return {str(k): f for k, f in loss_fit.items()}
+    raise DataError(
+        f"loss_fit must be a loss-family Fit or a mapping task → Fit, got "
+        f"{type(loss_fit).__name__} (read fit files with bayes_scaling.load; the CLI's "
+        "--loss-fit takes a fit file or a folder of <task>.nc)"
+    )
 
 
-def chain(out: pd.DataFrame, loss_fit: Any, *, source: str, metric: str, task: str | None) -> None:
-    """Put the loss fit(s)' draws at the grid ``out``'s ``params, tokens`` into
-    ``out.attrs["chained_loss"]`` (in place), with ``loss`` (their median) and the loss fit's
-    distance columns. ``metric`` and ``task`` are the downstream fit's input loss (``task``
-    ``None``: each task's own loss, one loss fit per task)."""
+def chain(
+    grid: pd.DataFrame,
+    loss_fit: Fit | Mapping[str, Fit],
+    *,
+    source: str,
+    metric: str,
+    task: str | None,
+) -> tuple[pd.DataFrame, ChainedLoss]:
+    """The loss fit(s)' draws at ``grid``'s ``params, tokens``, and the grid with ``loss``
+    (their median) and the loss fit's distance columns. ``metric`` and ``task`` are the
+    downstream fit's input loss (``task`` ``None``: each task's own loss, one loss fit per
+    task)."""
     fits = loss_fits(loss_fit)
+    out = grid.copy()
     if task is None:
         need = sorted(set(out["task"]))
         lacking = [t for t in need if t not in fits]
@@ -99,8 +111,8 @@ def chain(out: pd.DataFrame, loss_fit: Any, *, source: str, metric: str, task: s
         mean[:, rows] = pred.draws["mean"].to_numpy()[:n_samples, pos]
         new[:, rows] = pred.draws["new"].to_numpy()[:n_samples, pos]
         extra = pred.grid
-        out.loc[rows, "compute_decades"] = extra["extrapolation"].to_numpy()[pos]
+        out.loc[rows, "compute_decades"] = extra["compute_decades"].to_numpy()[pos]
         out.loc[rows, "params_decades"] = extra["params_decades"].to_numpy()[pos]
         out.loc[rows, "distance"] = extra["distance"].to_numpy()[pos]
     out["loss"] = np.median(mean, axis=0)
-    out.attrs["chained_loss"] = ChainedLoss(mean, new)
+    return out, ChainedLoss(mean, new)

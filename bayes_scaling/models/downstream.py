@@ -51,8 +51,9 @@ from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
 from bayes_scaling.likelihoods import LIKELIHOODS
+from bayes_scaling.models import chaining
 from bayes_scaling.models.base import ScalingModel, positive_column
-from bayes_scaling.models.chaining import ChainedLoss, chain
+from bayes_scaling.models.chaining import ChainedLoss
 from bayes_scaling.models.task_sets import TASK_SETS, resolve_tasks
 from bayes_scaling.spec import SpecError
 
@@ -337,7 +338,7 @@ class DownstreamModel(ScalingModel):
         *,
         source: str = "<grid>",
         tasks: str | Sequence[str] | None = None,
-        loss_fit: Any = None,
+        chained: bool = False,
     ) -> pd.DataFrame:
         """Validate a grid and attach what each point needs (domain, chance, item count).
 
@@ -350,13 +351,11 @@ class DownstreamModel(ScalingModel):
         tasks
             Expand every row over these tasks: ``"avg17"``, ``"avg46"``, ``"all"`` (the fitted
             tasks), a comma-separated string or a list.
-        loss_fit
-            A loss-family :class:`~bayes_scaling.models.base.Fit` (or fit file) for the spec's
-            input loss; for per-task inputs a mapping task → fit (or a folder of
-            ``<task>.nc``). Its posterior predictive loss replaces the ``loss`` column.
+        chained
+            The input loss comes from loss fits (:meth:`chain`): the grid gives ``params,
+            tokens`` instead of ``loss``.
         """
         out = grid.reset_index(drop=True).copy()
-        chained = loss_fit is not None
         numeric = ("params", "tokens") if chained else ("loss",)
         missing = [c for c in numeric if c not in out.columns]
         if missing:
@@ -379,9 +378,17 @@ class DownstreamModel(ScalingModel):
             )
         out["task"] = out["task"].astype(str)
         self._task_columns(out, source)
-        if chained:
-            chain(out, loss_fit, source=source, metric=self.input_metric, task=self.input_task)
         return out
+
+    def chain(
+        self, grid: pd.DataFrame, loss_fit: Any, *, source: str
+    ) -> tuple[pd.DataFrame, ChainedLoss]:
+        """The chaining stage (:func:`bayes_scaling.models.chaining.chain`): the loss fit(s)'
+        draws of this fit's input loss at the grid's ``params, tokens``, and the grid with
+        ``loss`` (their median) and the loss fit's distance columns."""
+        return chaining.chain(
+            grid, loss_fit, source=source, metric=self.input_metric, task=self.input_task
+        )
 
     def _task_columns(self, out: pd.DataFrame, source: str) -> None:
         info = self.task_info
@@ -451,21 +458,28 @@ class DownstreamModel(ScalingModel):
         return out
 
     def predict_draws(
-        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+        self,
+        posterior: xr.Dataset,
+        grid: pd.DataFrame,
+        rng: np.random.Generator,
+        inputs: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         v = self.task_draws(posterior, grid, rng)
-        return self._predict_from(v, grid, rng)
+        return self._predict_from(v, grid, rng, inputs)
 
     def _predict_from(
-        self, v: dict[str, np.ndarray], grid: pd.DataFrame, rng: np.random.Generator
+        self,
+        v: dict[str, np.ndarray],
+        grid: pd.DataFrame,
+        rng: np.random.Generator,
+        inputs: ChainedLoss | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         n = next(iter(v.values())).shape[0]
         chance = grid["chance"].to_numpy(dtype="float64")[None, :]
-        chained = grid.attrs.get("chained_loss")
-        if isinstance(chained, ChainedLoss):
-            m = chained.mean.shape[0]
+        if inputs is not None:
+            m = inputs.mean.shape[0]
             idx = rng.choice(m, size=n, replace=m < n)  # pair each draw with one loss draw
-            loss_mean, loss_new = chained.mean[idx], chained.new[idx]
+            loss_mean, loss_new = inputs.mean[idx], inputs.new[idx]
         else:
             loss_mean = loss_new = grid["loss"].to_numpy(dtype="float64")[None, :]
         if "loss_shift" in v:
@@ -501,18 +515,18 @@ class DownstreamModel(ScalingModel):
         ll = self.noise_model.logpdf(y, err, self._noise_draws(v), n=n, nu=self.nu)
         return ll.sum(axis=1)
 
-    def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
+    def distances(self, grid: pd.DataFrame) -> pd.DataFrame:
         """``loss_below_fit``: how far the (median) loss lies below the lowest loss the task
-        was fitted on (the domain's, or the fit's, for a new task); ``extrapolation``: that
-        as a fraction of the fitted loss range. ``distance`` (decades, the unit of
-        :mod:`bayes_scaling.discrepancy`): a chained grid carries the loss fit's (with its
-        ``compute_decades`` and ``params_decades``); a grid with ``params`` and ``tokens``
-        gets the larger of the compute and parameter decades beyond this fit's largest run;
-        a grid of losses alone has none (and so no extrapolation error)."""
+        was fitted on (the domain's, or the fit's, for a new task). ``distance`` (decades,
+        the unit of :mod:`bayes_scaling.discrepancy`): a chained grid carries the loss
+        fit's (with its ``compute_decades`` and ``params_decades``); a grid with ``params``
+        and ``tokens`` gets the larger of the compute and parameter decades beyond this
+        fit's largest run; a grid of losses alone has none (and so no extrapolation
+        error)."""
         loss = grid["loss"].to_numpy(dtype="float64")
         low = grid["task"].map(self.task_info["loss_min"]).fillna(self.loss_min).to_numpy()
         below = np.maximum(0.0, low - loss)
-        out = pd.DataFrame({"extrapolation": below / self.loss_range, "loss_below_fit": below})
+        out = pd.DataFrame({"loss_below_fit": below})
         if "distance" not in grid.columns and {"params", "tokens"} <= set(grid.columns):
             n, d = grid["params"].to_numpy(float), grid["tokens"].to_numpy(float)
             out["compute_decades"] = np.maximum(0.0, np.log10(laws.flops(n, d) / self.max_compute))

@@ -301,6 +301,7 @@ class DynamicsModel(ScalingModel):
         *,
         source: str = "<grid>",
         tasks: Sequence[str] | None = None,
+        chained: bool = False,
         **options: Any,
     ) -> pd.DataFrame:
         """Validate a grid of ``run`` and/or ``params``, ``tokens`` and ``task``.
@@ -323,7 +324,7 @@ class DynamicsModel(ScalingModel):
             missing.append("run or params")
         if missing:
             raise DataError(f"{source}: prediction grid lacks column(s) {missing}")
-        out = super().check_grid(out, source=source)
+        out = super().check_grid(out, source=source, chained=chained)
         if "run" not in out.columns:
             out["run"] = pd.NA
         params = pd.to_numeric(out.get("params", pd.Series(np.nan, out.index)), errors="coerce")
@@ -367,7 +368,11 @@ class DynamicsModel(ScalingModel):
         return values
 
     def predict_draws(
-        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+        self,
+        posterior: xr.Dataset,
+        grid: pd.DataFrame,
+        rng: np.random.Generator,
+        inputs: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = hierarchy.labels(self.levels, grid)
         v = {
@@ -448,7 +453,7 @@ class DynamicsModel(ScalingModel):
         the proportion without the binomial step)."""
         return self.noise_model.draw(mean, phi, rng, n=grid["n_items"].to_numpy(dtype="float64"))
 
-    def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
+    def distances(self, grid: pd.DataFrame) -> pd.DataFrame:
         """How far each point lies beyond the fitted data.
 
         ``params_decades``: decades of N beyond the largest fitted run; ``tokens_decades``:
@@ -457,7 +462,7 @@ class DynamicsModel(ScalingModel):
         first checkpoints extrapolates from them); ``extrapolation`` their sum; ``distance`` the
         larger (the unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` flags points whose
         run the fit never saw (a new size; ``new_task`` and ``new_domain`` come with every
-        prediction, :func:`bayes_scaling.models.base.flag_new_groups`).
+        prediction, :func:`bayes_scaling.models.prediction.flag_new_groups`).
         """
         params = grid["params"].to_numpy()
         tokens = grid["tokens"].to_numpy()
@@ -471,7 +476,6 @@ class DynamicsModel(ScalingModel):
         t_dec = np.maximum(0.0, np.log10(tokens / last))
         return pd.DataFrame(
             {
-                "extrapolation": p_dec + t_dec,
                 "params_decades": p_dec,
                 "tokens_decades": t_dec,
                 "distance": np.maximum(p_dec, t_dec),

@@ -255,7 +255,11 @@ class LossModel(ScalingModel):
         )
 
     def predict_draws(
-        self, posterior: xr.Dataset, grid: pd.DataFrame, rng: np.random.Generator
+        self,
+        posterior: xr.Dataset,
+        grid: pd.DataFrame,
+        rng: np.random.Generator,
+        inputs: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         query = [(g,) for g in self._grid_groups(grid)]
         values = {
@@ -290,13 +294,13 @@ class LossModel(ScalingModel):
     def known_groups(self) -> dict[str, tuple[str, ...]]:
         return {self.group_col: self.labels} if self.labels != ("all",) else {}
 
-    def extrapolation(self, grid: pd.DataFrame) -> pd.DataFrame:
-        """``extrapolation`` (compute decades), ``params_decades``, ``tokens_decades`` beyond
-        the largest fitted run, and ``distance``, the largest of the three."""
+    def distances(self, grid: pd.DataFrame) -> pd.DataFrame:
+        """``compute_decades``, ``params_decades``, ``tokens_decades`` beyond the largest
+        fitted run, and ``distance``, the largest of the three."""
         n, d = grid["params"].to_numpy(), grid["tokens"].to_numpy()
         out = pd.DataFrame(
             {
-                "extrapolation": np.maximum(0.0, np.log10(6 * n * d / self.max_compute)),
+                "compute_decades": np.maximum(0.0, np.log10(6 * n * d / self.max_compute)),
                 "params_decades": np.maximum(0.0, np.log10(n / self.max_params)),
                 "tokens_decades": np.maximum(0.0, np.log10(d / self.max_tokens)),
             }

@@ -10,7 +10,7 @@ import pandas as pd
 from bayes_scaling import laws
 from bayes_scaling.data.gadre import TASKS_17, TASKS_46
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.models.base import Prediction
+from bayes_scaling.models.prediction import Prediction
 
 #: Named task sets (``tasks = "avg17"``).
 TASK_SETS: dict[str, tuple[str, ...]] = {"avg17": TASKS_17, "avg46": TASKS_46}
@@ -24,7 +24,6 @@ PER_TASK_COLUMNS: tuple[str, ...] = (
     "new_domain",
     "truth",
     "loss",
-    "extrapolation",
     "loss_below_fit",
     "compute_decades",
     "params_decades",
@@ -65,7 +64,8 @@ def aggregate_tasks(
     Parameters
     ----------
     prediction
-        A downstream :class:`~bayes_scaling.models.base.Prediction` with a ``task`` coordinate.
+        A downstream :class:`~bayes_scaling.models.prediction.Prediction` with a ``task``
+        coordinate.
     tasks
         The task set (a preset such as ``"avg17"``, a list, or ``None`` for all tasks present).
     name
@@ -106,7 +106,7 @@ def aggregate_tasks(
     by = sub.groupby(codes)
     table["task"] = label
     table["n_tasks"] = len(names)
-    largest = ("extrapolation", "loss_below_fit", "compute_decades", "params_decades", "distance")
+    largest = ("loss_below_fit", "compute_decades", "params_decades", "distance")
     for col, how in [*((c, "max") for c in largest), ("loss", "mean")]:
         if col in sub.columns and col not in keys:
             table[col] = by[col].agg(how).to_numpy()

@@ -11,8 +11,9 @@ import pandas as pd
 
 from bayes_scaling import hierarchy
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.models.base import Fit, Prediction
+from bayes_scaling.models.base import Fit
 from bayes_scaling.models.downstream import DownstreamModel
+from bayes_scaling.models.prediction import Prediction
 from bayes_scaling.spec import SpecError
 
 
@@ -59,7 +60,11 @@ def predict_new_task(
     model = fit.model
     if not isinstance(model, DownstreamModel):
         raise SpecError(f"{fit.spec.source}: predict_new_task needs a downstream fit")
-    grid = model.check_grid(grid, **options)
+    loss_fit = options.pop("loss_fit", None)
+    grid = model.check_grid(grid, chained=loss_fit is not None, **options)
+    inputs = None
+    if loss_fit is not None:
+        grid, inputs = model.chain(grid, loss_fit, source=options.get("source", "<grid>"))
     rng = np.random.default_rng(seed)
     posterior = hierarchy.stacked(fit.posterior)
     v = model.task_draws(posterior, grid, rng)
@@ -88,5 +93,5 @@ def predict_new_task(
             idx = rng.choice(len(weights), size=len(weights), p=weights)
             for k in v:  # resample whole samples: the task's parameters and the loss shift
                 v[k][:, cols] = v[k][idx][:, cols] if k == "loss_shift" else w[k][idx, :1]
-    mean, new = model._predict_from(v, grid, rng)
+    mean, new = model._predict_from(v, grid, rng, inputs)
     return fit.assemble(grid, mean, new, rng, attrs={"ess": ess})

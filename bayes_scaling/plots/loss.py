@@ -43,7 +43,7 @@ def get_loss_curves_data(
             )
     grid = pd.concat(rows, ignore_index=True)
     pred = fit.predict(grid[[group, "params", "tokens"]]).table(ci=ci)
-    cols = ["mean", "median", "lower", "upper", "mean_lower", "mean_upper", "extrapolation"]
+    cols = ["mean", "median", "lower", "upper", "mean_lower", "mean_upper", "distance"]
     return pd.concat([grid, pred[cols]], axis=1)
 
 
