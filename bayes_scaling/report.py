@@ -42,15 +42,19 @@ def interval_columns(*, ci: float = CI_PROB) -> tuple[str, str]:
     return f"eti{100 * ci:g}_lb", f"eti{100 * ci:g}_ub"
 
 
+def _interval_names(ci: float) -> dict[str, str]:
+    """Each in-memory interval column → its written name at ``ci``."""
+    lb, ub = interval_columns(ci=ci)
+    return {"lower": lb, "upper": ub, "mean_lower": f"mean_{lb}", "mean_upper": f"mean_{ub}"}
+
+
 def labelled(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with its interval columns named by their probability (``attrs["ci_prob"]``,
     which every interval table carries; the package default without it):
     ``lower, upper`` → ``eti90_lb, eti90_ub`` and ``mean_lower, mean_upper`` →
     ``mean_eti90_lb, mean_eti90_ub``. Every table the package writes or shows (text, CSV,
     JSON, HTML) goes through here, so a file always says which interval it holds."""
-    lb, ub = interval_columns(ci=table.attrs.get("ci_prob", CI_PROB))
-    names = {"lower": lb, "upper": ub, "mean_lower": f"mean_{lb}", "mean_upper": f"mean_{ub}"}
-    out = table.rename(columns=names)
+    out = table.rename(columns=_interval_names(table.attrs.get("ci_prob", CI_PROB)))
     out.attrs = dict(table.attrs)
     return out
 
@@ -66,9 +70,7 @@ def read_labelled(path: str | Path) -> pd.DataFrame:
     if not probs:
         return table
     ci = probs.pop()
-    lb, ub = interval_columns(ci=ci)
-    names = {lb: "lower", ub: "upper", f"mean_{lb}": "mean_lower", f"mean_{ub}": "mean_upper"}
-    table = table.rename(columns=names)
+    table = table.rename(columns={v: k for k, v in _interval_names(ci).items()})
     table.attrs["ci_prob"] = ci
     return table
 

@@ -169,6 +169,17 @@ class ScalingModel(ABC):
         with the columns they give. Only the downstream family has an upstream (loss fits)."""
         raise DataError(self._no_upstream(source))
 
+    def prepare_grid(
+        self, grid: pd.DataFrame, *, loss_fit: Any = None, **options: Any
+    ) -> tuple[pd.DataFrame, Any]:
+        """A checked grid (:meth:`check_grid`) and, given ``loss_fit``, the chaining stage
+        (:meth:`chain`): the grid every prediction path starts from, and its upstream input
+        draws (None without ``loss_fit``)."""
+        grid = self.check_grid(grid, chained=loss_fit is not None, **options)
+        if loss_fit is None:
+            return grid, None
+        return self.chain(grid, loss_fit, source=options.get("source", "<grid>"))
+
     def _no_upstream(self, source: str) -> str:
         return (
             f"{source}: {self.family} predictions take no loss_fit= (it chains loss fits into "
@@ -363,10 +374,7 @@ class Fit:
         """
         m = self.model
         source = options.get("source", "<grid>")
-        grid = m.check_grid(grid, chained=loss_fit is not None, **options)
-        inputs = None
-        if loss_fit is not None:  # the chaining stage: loss fit(s) → this fit's input
-            grid, inputs = m.chain(grid, loss_fit, source=source)
+        grid, inputs = m.prepare_grid(grid, loss_fit=loss_fit, **options)
         flags = flag_new_groups(grid, m.known_groups(), source=source, allow_similar=allow_similar)
         grid = grid.assign(**{col: flags[col].to_numpy() for col in flags.columns})
         rng = np.random.default_rng(self.seed + 1 if seed is None else seed)

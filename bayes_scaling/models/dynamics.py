@@ -459,10 +459,10 @@ class DynamicsModel(ScalingModel):
         ``params_decades``: decades of N beyond the largest fitted run; ``tokens_decades``:
         decades of D beyond the last fitted checkpoint of the run and task (of the run, for a
         task the run was not fitted on; of any run, for a new run: a task updated with its
-        first checkpoints extrapolates from them); ``extrapolation`` their sum; ``distance`` the
-        larger (the unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` flags points whose
-        run the fit never saw (a new size; ``new_task`` and ``new_domain`` come with every
-        prediction, :func:`bayes_scaling.models.prediction.flag_new_groups`).
+        first checkpoints extrapolates from them); ``distance`` the larger of the two (the
+        unit of :mod:`bayes_scaling.discrepancy`); ``new_run`` flags points whose run the fit
+        never saw (a new size; ``new_task`` and ``new_domain`` come with every prediction,
+        :func:`bayes_scaling.models.prediction.flag_new_groups`).
         """
         params = grid["params"].to_numpy()
         tokens = grid["tokens"].to_numpy()

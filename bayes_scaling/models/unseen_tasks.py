@@ -60,11 +60,7 @@ def predict_new_task(
     model = fit.model
     if not isinstance(model, DownstreamModel):
         raise SpecError(f"{fit.spec.source}: predict_new_task needs a downstream fit")
-    loss_fit = options.pop("loss_fit", None)
-    grid = model.check_grid(grid, chained=loss_fit is not None, **options)
-    inputs = None
-    if loss_fit is not None:
-        grid, inputs = model.chain(grid, loss_fit, source=options.get("source", "<grid>"))
+    grid, inputs = model.prepare_grid(grid, **options)
     rng = np.random.default_rng(seed)
     posterior = hierarchy.stacked(fit.posterior)
     v = model.task_draws(posterior, grid, rng)
