@@ -231,7 +231,7 @@ class ScalingModel(ABC):
             tree = inference.sample(
                 self.build(), config, seed=seed, cores=cores, progressbar=progressbar
             )
-        return Fit(self.spec, self.data, tree, seed)
+        return Fit(self.spec, self.data, tree, seed, _model=self)  # the model that sampled
 
 
 def positive_column(grid: pd.DataFrame, col: str, *, source: str = "<grid>") -> np.ndarray:
@@ -292,7 +292,7 @@ class Fit:
     data: Observations
     tree: xr.DataTree
     seed: int
-    _model: ScalingModel | None = field(default=None, repr=False)
+    _model: ScalingModel | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         d = self.diagnostics()
