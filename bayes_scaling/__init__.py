@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bayes_scaling.data.schema import Observations
     from bayes_scaling.models.base import Fit, ScalingModel, model_for
     from bayes_scaling.models.prediction import Prediction
+    from bayes_scaling.plots.figures import plot
     from bayes_scaling.priors import Prior
     from bayes_scaling.spec import ModelSpec, SamplerConfig, load_spec
 
@@ -33,6 +34,7 @@ _LAZY = {
     "ModelSpec": "bayes_scaling.spec",
     "SamplerConfig": "bayes_scaling.spec",
     "load_spec": "bayes_scaling.spec",
+    "plot": "bayes_scaling.plots.figures",
 }
 
 
@@ -92,4 +94,5 @@ __all__ = [
     "load",
     "load_spec",
     "model_for",
+    "plot",
 ]

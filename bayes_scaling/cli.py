@@ -154,6 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
     p.set_defaults(func=cmd_report)
 
+    p = command("plot", help="one figure of a fit or of a backtest table, as PNG/PDF/SVG")
+    p.add_argument("fit", nargs="?", help="fit file (.nc); not with --backtest")
+    p.add_argument("--out", required=True, help="the image to write (its suffix: png, pdf, svg)")
+    p.add_argument(
+        "--kind",
+        help="which figure (default: the family's main one): curves (loss, downstream), "
+        "domains (downstream), trajectories, onsets, correlation (dynamics)",
+    )
+    p.add_argument(
+        "--held-out",
+        help="data not in the fit to draw beside it (loss curves, trajectories): any format "
+        "--data takes",
+    )
+    p.add_argument("--select", help='pandas query on --held-out, e.g. "params >= 1e9"')
+    p.add_argument("--backtest", help="CSV from 'bayes-scaling backtest --out': predicted vs truth")
+    p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
+    p.set_defaults(func=cmd_plot)
+
     p = command("summary", help="parameter table with intervals and a verdict")
     p.add_argument("fit", help="fit file (.nc)")
     p.add_argument("--ci", type=_probability, default=CI_PROB, help=f"interval (default {CI_PROB})")
@@ -389,6 +407,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
     from bayes_scaling.data.tidy import read_table
     from bayes_scaling.models.base import Fit
     from bayes_scaling.report_page import write_report
@@ -397,9 +416,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_out(args.out)
     fit = Fit.load(args.fit)
     prediction = _prediction(fit, args) if args.grid else None
-    backtest = read_table(args.backtest) if args.backtest else None
+    backtest = None
+    if args.backtest:  # as 'backtest --out' writes it: interval columns named eti90_lb …
+        backtest = report.unlabelled(read_table(args.backtest), source=args.backtest)
     write_report(fit, out, prediction=prediction, backtest=backtest, ci=args.ci)
     print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bayes_scaling import report
+    from bayes_scaling.data import load
+    from bayes_scaling.data.tidy import read_table
+    from bayes_scaling.models.base import Fit
+    from bayes_scaling.plots.common import save_figure
+    from bayes_scaling.plots.figures import plot
+
+    if (args.fit is None) == (args.backtest is None):
+        raise DataError("plot takes a fit file or --backtest CSV (one of them)")
+    if args.backtest and (args.kind or args.held_out):
+        raise DataError("--kind and --held-out draw a fit; --backtest draws a backtest table")
+    if args.select and not args.held_out:
+        raise DataError("--select chooses rows of --held-out; give --held-out too")
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in {".png", ".pdf", ".svg"}:
+        raise DataError(f"--out {args.out}: give a .png, .pdf or .svg file name")
+    _check_out(args.out)
+    if args.backtest:
+        table = report.unlabelled(read_table(args.backtest), source=args.backtest)
+        figure = plot(backtest=table, ci=args.ci)
+    else:
+        held_out = load(args.held_out).select(args.select) if args.held_out else None
+        figure = plot(fit=Fit.load(args.fit), kind=args.kind, held_out=held_out, ci=args.ci)
+    save_figure(figure, args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 

@@ -188,6 +188,9 @@ def sigmoid_error(loss: Any, v: dict[str, Any], chance: Any, loss_ref: float) ->
 
 #: The downstream family's forms: ``form → error(loss, params, chance, loss_ref)``.
 DOWNSTREAM_ERROR = {"exponential": exponential_error, "sigmoid": sigmoid_error}
+#: The loss each form's ``loss_ref`` is, from the fitted losses: the exponential form's
+#: parameters refer to the median loss, the sigmoid's to the lowest.
+DOWNSTREAM_REFERENCE = {"exponential": np.median, "sigmoid": np.min}
 
 
 # --- checkpoint trajectories ----------------------------------------------------------------

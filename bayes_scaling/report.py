@@ -59,20 +59,25 @@ def labelled(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_labelled(path: str | Path) -> pd.DataFrame:
-    """A CSV table written through :func:`labelled`, its interval columns named back to
-    ``lower, upper`` (``mean_lower, mean_upper``) and ``attrs["ci_prob"]`` set from them."""
-    table = pd.read_csv(path)
-    found = [re.fullmatch(r"eti([0-9.]+)_lb", c) for c in table.columns]
+def unlabelled(table: pd.DataFrame, *, source: str = "<table>") -> pd.DataFrame:
+    """The inverse of :func:`labelled`: ``eti90_lb, eti90_ub`` (…) named back to ``lower,
+    upper`` (``mean_lower, mean_upper``), ``attrs["ci_prob"]`` set from them. A table without
+    such columns is returned as it is; one with several probabilities is an error."""
+    found = [re.fullmatch(r"eti([0-9.]+)_lb", str(c)) for c in table.columns]
     probs = {float(m.group(1)) / 100 for m in found if m}
     if len(probs) > 1:
-        raise ValueError(f"{path}: interval columns of several probabilities {sorted(probs)}")
+        raise ValueError(f"{source}: interval columns of several probabilities {sorted(probs)}")
     if not probs:
         return table
     ci = probs.pop()
-    table = table.rename(columns={v: k for k, v in _interval_names(ci).items()})
-    table.attrs["ci_prob"] = ci
-    return table
+    out = table.rename(columns={v: k for k, v in _interval_names(ci).items()})
+    out.attrs = {**table.attrs, "ci_prob": ci}
+    return out
+
+
+def read_labelled(path: str | Path) -> pd.DataFrame:
+    """A CSV table written through :func:`labelled`, read back through :func:`unlabelled`."""
+    return unlabelled(pd.read_csv(path), source=str(path))
 
 
 def _fmt(x: float) -> str:

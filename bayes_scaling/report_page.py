@@ -25,9 +25,7 @@ from bayes_scaling.fitfile import versions
 from bayes_scaling.models.base import Fit
 from bayes_scaling.models.prediction import Prediction
 from bayes_scaling.plots.common import predicted_vs_true
-from bayes_scaling.plots.downstream import error_vs_loss
-from bayes_scaling.plots.dynamics import plot_trajectories
-from bayes_scaling.plots.loss import loss_curves
+from bayes_scaling.plots.figures import plot
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
@@ -54,16 +52,6 @@ def _figure_html(fig: Figure, alt: str) -> str:
 def _table_html(table: pd.DataFrame, *, index: bool = True) -> str:
     body = table.to_html(index=index, float_format=lambda x: f"{x:.4g}", border=0, na_rep="")
     return f'<div class="scroll">{body}</div>'
-
-
-def _family_figure(fit: Fit, ci: float) -> Figure:
-    """The family's main figure: loss curves, error against loss, or trajectories."""
-    family = fit.spec.family
-    if family == "loss":
-        return loss_curves(fit=fit, ci=ci)
-    if family == "downstream":
-        return error_vs_loss(fit=fit, ci=ci)
-    return plot_trajectories(fit=fit, ci=ci)
 
 
 def _what_was_fitted(fit: Fit) -> str:
@@ -112,6 +100,7 @@ def _predictions(prediction: Prediction, ci: float) -> str:
 
 
 def _backtest(table: pd.DataFrame, ci: float) -> str:
+    ci = table.attrs.get("ci_prob", ci)  # the probability its intervals were computed at
     needed = {"truth", "median", "lower", "upper"}
     if not needed <= set(table.columns):
         missing = sorted(needed - set(table.columns))
@@ -156,7 +145,7 @@ def render(
         _table_html(params),
         f"<ul>{sentences}</ul>",
         "<h2>The fit</h2>",
-        _figure_html(_family_figure(fit, ci), f"{fit.spec.family} fit"),
+        _figure_html(plot(fit=fit, ci=ci), f"{fit.spec.family} fit"),
     ]
     if prediction is not None:
         parts += ["<h2>Predictions</h2>", _predictions(prediction, ci)]

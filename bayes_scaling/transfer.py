@@ -161,8 +161,11 @@ def onset_precedence(fit: Fit, *, params: float | None = None, kind: str = "task
 def domain_correlation(fit: Fit, *, ci: float = CI_PROB) -> pd.DataFrame:
     """Posterior correlation of run × domain offsets, one row per pair of domains.
 
-    Columns ``domain_a, domain_b, mean, median, lower, upper, prob_positive, summary``.
-    ``attrs["matrix"]`` holds the posterior-mean matrix.
+    Columns ``domain_a, domain_b, mean, sd, median, lower, upper, prob_positive, summary``.
+    ``attrs``: ``matrix``, the posterior-mean matrix; ``prior_sd``, the sd of one correlation
+    under the LKJ(η) prior in d domains, ``1/sqrt(2η + d − 1)`` (its marginal is a Beta(b, b)
+    on [−1, 1] with b = η − 1 + d/2); ``prior_share``, the median of ``sd / prior_sd``: near 1
+    the data have taught the correlations little, and a figure of them shows the prior.
     """
     model = _model(fit)
     if "run_domain_corr" not in fit.posterior:
@@ -180,6 +183,7 @@ def domain_correlation(fit: Fit, *, ci: float = CI_PROB) -> pd.DataFrame:
                     "domain_a": d[i],
                     "domain_b": d[j],
                     "mean": c.mean(),
+                    "sd": c.std(ddof=1),
                     "median": np.median(c),
                     "lower": np.quantile(c, lo),
                     "upper": np.quantile(c, hi),
@@ -195,6 +199,9 @@ def domain_correlation(fit: Fit, *, ci: float = CI_PROB) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out.attrs["matrix"] = pd.DataFrame(corr.mean(axis=0), index=d, columns=d)
     out.attrs["ci_prob"] = ci
+    out.attrs["prior_sd"] = 1 / np.sqrt(2 * model.lkj_eta + len(d) - 1)
+    out.attrs["prior_share"] = float(np.median(out["sd"] / out.attrs["prior_sd"]))
+    out.attrs["runs"] = len(model.run_params)
     return out
 
 

@@ -46,7 +46,7 @@ from bayes_scaling.data.schema import Observations
 from bayes_scaling.models import model_for
 from bayes_scaling.models.base import Fit, fit_hash
 from bayes_scaling.models.chaining import loss_fits
-from bayes_scaling.models.downstream import FORM_PARAMS
+from bayes_scaling.models.downstream import FORMS
 from bayes_scaling.models.task_sets import aggregate_tasks, average_tasks
 from bayes_scaling.spec import load_spec
 
@@ -129,7 +129,7 @@ def _gadre_average(name: str, train, test, truth: pd.Series, loss_fit) -> dict:
     """The Bayesian form of the paper's point method: ``name``'s law on the avg17 error per
     pretraining set, scored on the 1.4B runs at their loss (direct) and chained."""
     spec = load_spec(name).updated(AVERAGE)
-    spec = spec.updated({"params": dict.fromkeys([*FORM_PARAMS[spec.form], "kappa"], INDEPENDENT)})
+    spec = spec.updated({"params": dict.fromkeys([*FORMS[spec.form].params, "kappa"], INDEPENDENT)})
     model = model_for(spec, average_tasks(train, "avg17", name="avg17", by="dataset"))
     res: dict = {}
     with timer(res, "fit_seconds"):

@@ -11,9 +11,11 @@ import pytest
 from bayes_scaling import cli, load_spec
 
 COMMANDS = [
+    "specs",
     "fit",
     "predict",
     "report",
+    "plot",
     "summary",
     "backtest",
     "calibrate",
@@ -143,6 +145,36 @@ def test_backtest_command(data_csv, tmp_path, capsys):
     table = pd.read_csv(out)
     assert len(table) == 12
     assert "coverage:" in capsys.readouterr().err
+    # the CSV names its interval (eti90_lb …); report and plot read it back
+    page, figure = tmp_path / "bt.html", tmp_path / "bt.png"
+    fit = tmp_path / "bt.nc"
+    assert cli.main(["plot", "--backtest", str(out), "--out", str(figure)]) == 0
+    assert figure.stat().st_size > 10_000
+    assert cli.main(["fit", "loss_overtraining", "--data", str(data_csv), "--out", str(fit),
+                     "--draws", "20", "--tune", "20", "--chains", "1"]) in (0, 3)  # fmt: skip
+    assert cli.main(["report", str(fit), "--backtest", str(out), "--out", str(page)]) == 0
+    assert "coverage of the 90% interval" in page.read_text()
+
+
+def test_plot_command_draws_each_figure_and_refuses_bad_requests(
+    fit_file, data_csv, tmp_path, capsys
+):
+    out = tmp_path / "curves.png"
+    held = ["--held-out", str(data_csv), "--select", "params >= 4e8"]
+    assert cli.main(["plot", str(fit_file), *held, "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    capsys.readouterr()
+    for args, message in [
+        (["--kind", "curvs"], "did you mean 'curves'"),
+        (["--kind", "onsets"], "no figure 'onsets' for the loss family"),
+        (["--select", "params > 1"], "give --held-out too"),
+    ]:
+        assert cli.main(["plot", str(fit_file), *args, "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
+    assert cli.main(["plot", str(fit_file), "--out", str(tmp_path / "fig.txt")]) == 2
+    assert ".png, .pdf or .svg" in capsys.readouterr().err
+    assert cli.main(["plot", "--out", str(out)]) == 2
+    assert "a fit file or --backtest" in capsys.readouterr().err
 
 
 def test_task_override(data_csv, capsys):

@@ -44,11 +44,13 @@ def test_gadre_in_sample_calibration(gadre, gadre_fits):
     points = fit.model.points(train)
     table = fit.predict(points.drop(columns=["truth"])).table()
     covered = (table["lower"] <= points["truth"]) & (points["truth"] <= table["upper"])
-    assert 0.8 <= covered.mean() <= 0.99
-    # a 2 × 300 smoke fit, not a converged one: R-hat at this seed measured 1.100 on a new
-    # machine (make test, 2026-12-02) and < 1.05 on earlier runs (run-to-run differences at a
-    # fixed seed, issue 15); the claim is the coverage above, the bound only catches a broken fit
-    assert fit.diagnostics().rhat_max < 1.2
+    # Bounds from the measured spread (benchmarks/bench_seeds.py, seeds.json): over seeds 0-9
+    # at these settings coverage was 0.931-0.937 and max R-hat 1.021-1.090 (seed 0: 1.0875
+    # here, 1.100 on another machine: numba compiles for the host CPU, so a fixed seed is the
+    # same chain on one machine but not across CPUs). A 2 × 300 smoke fit is not a converged
+    # one; the R-hat bound only catches a broken fit.
+    assert 0.90 <= covered.mean() <= 0.97
+    assert fit.diagnostics().rhat_max < 1.15
 
 
 def test_gadre_chained_average_widens_and_flags_extrapolation(gadre, gadre_fits):

@@ -268,3 +268,33 @@ def test_fit_file_of_another_model_version_is_refused(tiny_loss_fit, tmp_path):
     tree.attrs["bayes_scaling_model_version"] = "loss:0"
     with pytest.raises(FitFileError, match="model changed"):
         Fit.from_tree(tree, source="old.nc")
+
+
+def test_loss_curves_show_bands_held_out_runs_and_where_they_extrapolate(
+    tiny_loss_fit, small_testbed
+):
+    """A residual row where the band is visible, held-out runs in their curve's colour, and
+    lines dashed where they lie beyond the fitted N or D."""
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from bayes_scaling.plots import get_loss_points_data, loss_curves
+
+    held = small_testbed.observations.select("params > 4e8")
+    fig = loss_curves(fit=tiny_loss_fit, held_out=held)
+    axes = fig.axes
+    groups = len(tiny_loss_fit.model.labels)
+    assert len(axes) == 2 * groups  # curves over residuals, one column per dataset
+    bottom = axes[groups]
+    low, high = bottom.get_ylim()
+    assert low == pytest.approx(-high) and high < 0.5  # residuals in nats, not the loss range
+    assert any(line.get_linestyle() == "--" for line in axes[0].get_lines())
+    diamonds = [c for c in axes[0].collections if c.get_paths() and len(c.get_offsets()) and
+                c.get_facecolors().size == 0]  # fmt: skip
+    assert diamonds, "no open held-out marks"
+    edges = {mcolors.to_hex(c) for c in diamonds[0].get_edgecolors()}
+    assert edges and "#000000" not in edges  # coloured like their multiplier's curve
+    points = get_loss_points_data(fit=tiny_loss_fit, held_out=held)
+    assert points["held_out"].sum() == len(tiny_loss_fit.model.points(held))
+    assert (points["mean_lower"] <= points["mean"]).all()
+    plt.close(fig)

@@ -117,4 +117,20 @@ def test_plots(fit):
     ):
         assert isinstance(fig, Figure)
     assert isinstance(plots.get_onset_data(fit=fit), pd.DataFrame)
-    assert "matrix" in plots.get_correlation_data(fit=fit).attrs
+    corr = plots.get_correlation_data(fit=fit)
+    assert "matrix" in corr.attrs and corr.attrs["runs"] == len(fit.model.run_params)
+    # the figure says when it shows mostly the prior, and only then
+    label = plots.plot_correlation(fit=fit).axes[0].get_xlabel()
+    assert ("MOSTLY THE PRIOR" in label) == (corr.attrs["prior_share"] > plots.PRIOR_SHARE)
+
+
+def test_lkj_prior_sd_of_one_correlation_matches_draws():
+    """``1/sqrt(2η + d − 1)``, the sd domain_correlation compares the posterior with."""
+    import pymc as pm
+
+    for eta, d in ((2.0, 3), (1.0, 5)):
+        _, corr, _ = pm.LKJCholeskyCov.dist(
+            n=d, eta=eta, sd_dist=pm.Exponential.dist(1.0, size=d), compute_corr=True
+        )
+        draws = pm.draw(corr, draws=4000, random_seed=1)[:, 0, 1]
+        assert draws.std() == pytest.approx(1 / np.sqrt(2 * eta + d - 1), rel=0.05)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.data.tidy import DomainSpec, finalize, read_table
+from bayes_scaling.data.tidy import DomainSpec, finalize, numeric_column, read_table
 
 FILE_NAME = "svg_extracted_data.csv"
 COLUMNS: tuple[str, ...] = ("Model Size", "Training FLOP", "loss")
@@ -55,8 +55,8 @@ def load_chinchilla(
             f"{source}: missing column(s) {missing}; expected Epoch's svg_extracted_data.csv "
             f"with {list(COLUMNS)}"
         )
-    n = pd.to_numeric(raw["Model Size"], errors="coerce").astype("float64")
-    flops = pd.to_numeric(raw["Training FLOP"], errors="coerce").astype("float64")
+    n = numeric_column(raw, "Model Size", source)
+    flops = numeric_column(raw, "Training FLOP", source)
     frame = pd.DataFrame(
         {
             "run": [f"chinchilla-{line - 2}" for line in raw.index],
@@ -64,13 +64,12 @@ def load_chinchilla(
             "tokens": flops / (6.0 * n),
             "task": "train",
             "metric": "loss",
-            "value": raw["loss"],
+            "value": numeric_column(raw, "loss", source),
             "dataset": "massivetext",
             "family": "chinchilla",
         },
         index=raw.index,
     )
     if drop_outliers:
-        loss = pd.to_numeric(frame["value"], errors="coerce")
-        frame = frame.drop(index=loss.nlargest(N_OUTLIERS).index)
+        frame = frame.drop(index=frame["value"].nlargest(N_OUTLIERS).index)
     return finalize(frame, source=source, domains=domains)

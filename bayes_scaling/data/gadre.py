@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.data.tidy import DomainSpec, finalize
+from bayes_scaling.data.tidy import DomainSpec, finalize, numeric_column
 
 #: The 17 tasks on which at least one 0.154B model is 10 points above chance (the paper's subset).
 #: The four runs withheld from the shared copy of the testbed (its README's HOLDOUT table), the
@@ -175,9 +175,16 @@ def _metadata(exp: Path) -> pd.DataFrame:
     missing = [c for c in needed if c not in meta.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}")
-    meta = meta.set_index("Eval Task")
-    n_items = meta["#datapoints"].astype("int64").to_dict() | _N_ITEMS_FIX
-    chance = (meta["Random baseline"].astype("float64") / 100.0).to_dict()
+    meta.index = pd.RangeIndex(2, len(meta) + 2)  # file lines, for errors
+    items = numeric_column(meta, "#datapoints", str(path))
+    baseline = numeric_column(meta, "Random baseline", str(path))
+    for col, values in (("#datapoints", items), ("Random baseline", baseline)):
+        if values.isna().any():
+            line = values.index[values.isna()][0]
+            raise DataError(f"{path}, row {line}, column {col!r}: empty")
+    tasks = meta["Eval Task"]
+    n_items = dict(zip(tasks, items.astype("int64").tolist(), strict=True)) | _N_ITEMS_FIX
+    chance = dict(zip(tasks, (baseline / 100.0).tolist(), strict=True))
     return pd.DataFrame({"n_items": n_items, "chance": chance})
 
 

@@ -120,7 +120,10 @@ def _columns(header: list[str], split: str) -> list[tuple[str, str, str, str]]:
 
 def _read_run(path: Path, split: str) -> pd.DataFrame:
     source = str(path)
-    size, mult = parse_run_name(path.stem)
+    try:
+        size, mult = parse_run_name(path.stem)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from exc
     try:
         raw = pd.read_csv(path)
     except pd.errors.EmptyDataError as exc:

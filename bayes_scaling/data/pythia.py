@@ -26,7 +26,7 @@ import pandas as pd
 from bayes_scaling.data.harness import canonical_task, chance_of, estimate_n_items
 from bayes_scaling.data.lm_eval import ACCURACY_VARIANTS
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.data.tidy import DomainSpec, finalize
+from bayes_scaling.data.tidy import DomainSpec, finalize, numeric_column
 
 FILE_NAME = "pythia_evals_long.csv"
 DTYPES: dict[str, str] = {
@@ -116,10 +116,23 @@ def load_pythia(
     path = _resolve(Path(path).expanduser())
     source = str(path)
     try:
-        raw = pd.read_csv(path, dtype=DTYPES, usecols=list(DTYPES))
+        raw = pd.read_csv(path, dtype="string", usecols=list(DTYPES))
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(f"{source}: cannot read the Pythia table: {exc}") from exc
     raw.index = pd.RangeIndex(2, len(raw) + 2)
+    for col, dtype in DTYPES.items():  # each bad cell named by its row and column
+        if dtype == "string":
+            continue
+        values = numeric_column(raw, col, source)
+        if dtype == "int64":
+            bad = values.isna() | (values != values.round())
+            if bad.any():
+                line = bad.index[bad][0]
+                raise DataError(
+                    f"{source}, row {line}, column {col!r}: expected a whole number, got "
+                    f"{raw.at[line, col]!r}"
+                )
+        raw[col] = values.astype(dtype)
     raw["task"] = raw["task"].map(canonical_task).astype("string")
     n_items = n_items_by_task(raw)
 

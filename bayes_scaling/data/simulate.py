@@ -218,7 +218,7 @@ def simulate_downstream(
     if losses is None:  # nats of a validation loss, or bits per byte of a task loss
         losses = np.linspace(2.6, 4.6, 14) if form == "exponential" else np.linspace(0.6, 1.6, 14)
     losses = np.asarray(losses, dtype=float)
-    refs = {"exponential": float(np.median(losses)), "sigmoid": float(losses.min())}
+    loss_ref = float(laws.DOWNSTREAM_REFERENCE[form](losses))
     names = list(truth["mu"])
     dom_latent = {
         p: {d: truth["mu"][p] + truth["sd_domain"][p] * rng.standard_normal() for d in domains}
@@ -245,7 +245,7 @@ def simulate_downstream(
         rows.append(run | {"task": input_task, "metric": "loss", "value": float(loss)})
         for domain, task in tasks:
             v = {p: value["task"][p][task] for p in names}
-            err = np.array([laws.DOWNSTREAM_ERROR[form](loss, v, chance[task], refs[form])])
+            err = np.array([laws.DOWNSTREAM_ERROR[form](loss, v, chance[task], loss_ref)])
             new = noise_model.draw(err, noise, rng, n=np.array([n_items]), nu=4.0)
             acc = 1.0 - float(new[0])
             rows.append(
@@ -273,8 +273,8 @@ def simulate_downstream(
             "domain": value["domain"],
             "task": value["task"],
             "chance": chance,
-            "loss_ref": refs["exponential"],
-            "loss_min": refs["sigmoid"],
+            "loss_ref": float(np.median(losses)),
+            "loss_min": float(losses.min()),
             "likelihood": likelihood,
             "noise": noise,
             "n_items": n_items,

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import html
 import importlib
+import inspect
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +41,56 @@ from bayes_scaling.report import labelled, summarize
 from bayes_scaling.spec import ModelSpec, SamplerConfig, SpecError, load_spec
 
 
+@dataclass(frozen=True)
+class Form:
+    """One functional form of a family's law, as the spec's ``form`` key names it.
+
+    Parameters
+    ----------
+    law
+        The formula (:mod:`bayes_scaling.laws`, numpy and PyTensor alike).
+    params
+        The spec's ``[params]`` the law takes; with ``inputs``, in the law's order after them
+        (checked against its required arguments).
+    reported
+        The law values a summary shows (parameters or ``derived`` names), where the family
+        reports them from its form.
+    inputs
+        The law's leading positional inputs, for a law that takes its parameters by position.
+    derived
+        ``derived(values, refs)``: the quantities put in the posterior (e.g. ``a``, ``b``,
+        ``M_star``) from the parameter values and the family's reference values.
+    """
+
+    law: Callable[..., Any]
+    params: tuple[str, ...]
+    reported: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    derived: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        arguments = inspect.signature(self.law).parameters.values()
+        taken = sum(a.default is inspect.Parameter.empty for a in arguments)
+        if self.inputs and taken != len(self.inputs) + len(self.params):
+            raise TypeError(
+                f"{self.law.__name__} requires {taken} arguments, but the form gives "
+                f"{len(self.inputs)} inputs {self.inputs} and {len(self.params)} parameters "
+                f"{self.params}"
+            )
+
+    def evaluate(self, x: Mapping[str, Any], values: Mapping[str, Any], **extra: Any) -> Any:
+        """The law at inputs ``x`` with parameter ``values`` (both by name) and any of its
+        optional arguments in ``extra``."""
+        args = (*(x[k] for k in self.inputs), *(values[k] for k in self.params))
+        return self.law(*args, **extra)
+
+
 class ScalingModel(ABC):
     """A model family bound to one spec and one observation table (no sampling here)."""
 
     family: ClassVar[str]
-    forms: ClassVar[tuple[str, ...]]
+    #: The family's forms of its law by name (the spec's ``form`` key chooses one).
+    forms: ClassVar[Mapping[str, Form]]
     #: The version of the family's model (its PyMC graph and prediction draws), written into
     #: every fit file and checked on load: bump it when a change would make an old fit file
     #: predict with a model other than the one that sampled it.
@@ -60,10 +107,12 @@ class ScalingModel(ABC):
         if spec.family != self.family:
             raise SpecError(f"{spec.source}: family {spec.family!r} is not {self.family!r}")
         if spec.form not in self.forms:
-            raise SpecError(f"{spec.source}: key 'form' must be one of {self.forms}")
+            raise SpecError(f"{spec.source}: key 'form' must be one of {tuple(self.forms)}")
         spec.check_sections(self.spec_keys, family=self.family)
         self.spec = spec
         self.data = data
+        #: the spec's form of the law (:class:`Form`)
+        self.form: Form = self.forms[spec.form]
         self._prepare()
 
     def option(self, dotted: str) -> Any:

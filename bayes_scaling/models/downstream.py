@@ -52,19 +52,39 @@ from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
 from bayes_scaling.likelihoods import LIKELIHOODS
 from bayes_scaling.models import chaining
-from bayes_scaling.models.base import ScalingModel, positive_column
+from bayes_scaling.models.base import Form, ScalingModel, positive_column
 from bayes_scaling.models.chaining import ChainedLoss
 from bayes_scaling.models.task_sets import TASK_SETS, resolve_tasks
 from bayes_scaling.spec import SpecError
 
-FORM_PARAMS: dict[str, tuple[str, ...]] = {
-    "exponential": ("eps_frac", "drop", "gamma"),
-    "sigmoid": ("floor", "height", "steep", "reach"),
-}
-#: Per-task law values put in the posterior (after the chance-bounded parameterisation).
-REPORTED: dict[str, tuple[str, ...]] = {
-    "exponential": ("epsilon", "k", "gamma"),
-    "sigmoid": ("a", "k", "L0", "b"),
+
+def _exponential_derived(v: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]:
+    eps = laws.chance_bounded_epsilon(v["eps_frac"], r["chance"])
+    return {"epsilon": eps, "k": laws.error_from_loss_k(eps, v["drop"], v["gamma"], r["loss"])}
+
+
+def _sigmoid_derived(v: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]:
+    a, b = laws.sigmoid_bounds(v["floor"], v["height"], r["chance"])
+    L0 = laws.sigmoid_midpoint(v["reach"], v["steep"], r["loss"])
+    return {"a": a, "b": b, "k": -v["steep"], "L0": L0}
+
+
+#: The error laws, ``error(loss, values, chance, loss_ref)`` in their chance-bounded
+#: parameterisation; ``derived`` gives the per-task law values put in the posterior, with
+#: ``r = {"chance": ..., "loss": loss_ref}`` (:data:`bayes_scaling.laws.DOWNSTREAM_REFERENCE`).
+FORMS = {
+    "exponential": Form(
+        law=laws.exponential_error,
+        params=("eps_frac", "drop", "gamma"),
+        derived=_exponential_derived,
+        reported=("epsilon", "k", "gamma"),
+    ),
+    "sigmoid": Form(
+        law=laws.sigmoid_error,
+        params=("floor", "height", "steep", "reach"),
+        derived=_sigmoid_derived,
+        reported=("a", "k", "L0", "b"),
+    ),
 }
 #: The spec's ``[likelihood] kind`` (:mod:`bayes_scaling.likelihoods`) a downstream fit takes.
 KINDS = ("binomial", "beta_binomial", "beta", "student_t")
@@ -75,7 +95,7 @@ class DownstreamModel(ScalingModel):
     """Task error against loss, each task its own curve, partially pooled by domain."""
 
     family = "downstream"
-    forms = ("exponential", "sigmoid")
+    forms = FORMS
     grid_columns = ("loss",)
     spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
         "response": {"metric": "accuracy", "report": "error", "task": None, "tasks": "all"},
@@ -102,7 +122,7 @@ class DownstreamModel(ScalingModel):
             )
         self.noise_model = LIKELIHOODS[self.kind]
         self.nu = float(option("likelihood.nu"))
-        self.params = {n: spec.param(n) for n in FORM_PARAMS[spec.form]}
+        self.params = {n: spec.param(n) for n in self.form.params}
         self.noise_param = spec.param(self.noise_model.noise) if self.noise_model.noise else None
         levels = option("groups.levels")
         if levels not in (["domain", "task"], ["task"]):
@@ -172,6 +192,8 @@ class DownstreamModel(ScalingModel):
         loss = table["loss"].to_numpy()
         self.loss_ref = float(np.median(loss))
         self.loss_min = float(loss.min())
+        #: the loss the form's parameters refer to (its ``loss_ref``)
+        self.reference_loss = float(laws.DOWNSTREAM_REFERENCE[spec.form](loss))
         self.loss_range = float(loss.max() - loss.min()) or 1.0
         n, d = table["params"].to_numpy(float), table["tokens"].to_numpy(float)
         self.max_params = float(n.max())
@@ -263,8 +285,7 @@ class DownstreamModel(ScalingModel):
     # --- model ----------------------------------------------------------------------------
     def _error(self, loss, v: Mapping[str, Any], chance):
         """The law's error at ``loss`` (numpy or PyTensor, broadcasting)."""
-        ref = self.loss_ref if self.spec.form == "exponential" else self.loss_min
-        return laws.DOWNSTREAM_ERROR[self.spec.form](loss, v, chance, ref)
+        return self.form.law(loss, v, chance, self.reference_loss)
 
     def build(self) -> pm.Model:
         t = self.table
@@ -296,18 +317,9 @@ class DownstreamModel(ScalingModel):
         return model
 
     def _derived(self, v: Mapping[str, Any], chance) -> None:
-        if self.spec.form == "exponential":
-            eps = laws.chance_bounded_epsilon(v["eps_frac"], chance)
-            pm.Deterministic("epsilon", eps, dims="task")
-            k = laws.error_from_loss_k(eps, v["drop"], v["gamma"], self.loss_ref)
-            pm.Deterministic("k", k, dims="task")
-        else:
-            a, b = laws.sigmoid_bounds(v["floor"], v["height"], chance)
-            pm.Deterministic("a", a, dims="task")
-            pm.Deterministic("b", b, dims="task")
-            pm.Deterministic("k", -v["steep"], dims="task")
-            L0 = laws.sigmoid_midpoint(v["reach"], v["steep"], self.loss_min)
-            pm.Deterministic("L0", L0, dims="task")
+        refs = {"chance": chance, "loss": self.reference_loss}
+        for name, value in self.form.derived(v, refs).items():
+            pm.Deterministic(name, value, dims="task")
 
     def _likelihood(self, err, noise) -> None:
         t = self.table
@@ -326,7 +338,7 @@ class DownstreamModel(ScalingModel):
         dom = [f"{n}_domain" for n in names if self.domains and self.params[n].pooling == "partial"]
         noise = [self.noise_param.name] if self.noise_param else []
         shift = ["loss_shift"] if self.shift_labels else []
-        return [*glob, *dom, *REPORTED[self.spec.form], *noise, *shift]
+        return [*glob, *dom, *self.form.reported, *noise, *shift]
 
     # --- prediction grids -----------------------------------------------------------------
     def known_groups(self) -> dict[str, tuple[str, ...]]:

@@ -44,7 +44,7 @@ from bayes_scaling.data.domains import domain_of
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
 from bayes_scaling.likelihoods import LIKELIHOODS
-from bayes_scaling.models.base import ScalingModel
+from bayes_scaling.models.base import Form, ScalingModel
 from bayes_scaling.priors import Prior, SpecError
 
 TASK_PARAMS = ("onset", "rate", "ceiling")
@@ -65,7 +65,13 @@ class DynamicsModel(ScalingModel):
     """Task accuracy over checkpoints, pooled over domain → task, sizes entering through N."""
 
     family = "dynamics"
-    forms = ("sigmoid",)
+    forms: ClassVar[dict[str, Form]] = {
+        "sigmoid": Form(
+            law=laws.accuracy_trajectory,
+            inputs=("log_tokens", "log_params", "chance"),
+            params=LAW_PARAMS,
+        )
+    }
     grid_columns = ("tokens",)
     spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
         "response": {"metric": "accuracy"},
@@ -224,15 +230,9 @@ class DynamicsModel(ScalingModel):
             v = {n: hierarchy.build(p, self.levels) for n, p in self.params.items()}
             offset = self._run_domain_offsets()[run_idx, dom_idx]
             offset = offset + self._run_task_offsets()[run_idx, task_idx]
-            mu = laws.accuracy_trajectory(
-                x["log_tokens"],
-                x["log_params"],
-                t["chance"].to_numpy(),
-                v["onset"][task_idx],
-                v["rate"][task_idx],
-                v["ceiling"][task_idx],
-                v["onset_size"][task_idx],
-                v["ceiling_size"][task_idx],
+            mu = self.form.evaluate(
+                {**x, "chance": t["chance"].to_numpy()},
+                {n: value[task_idx] for n, value in v.items()},
                 **self._offsets(offset),
             )
             self._likelihood(mu, hierarchy.build(self.phi, self.levels)[task_idx])
@@ -381,16 +381,9 @@ class DynamicsModel(ScalingModel):
         phi = self.concentration_draws(posterior, grid, rng)
         offset = self._offset_draws(posterior, grid, rng)
         x = self._scaled(grid["params"].to_numpy(), grid["tokens"].to_numpy())
-        mean = laws.accuracy_trajectory(
-            x["log_tokens"][None, :],
-            x["log_params"][None, :],
-            grid["chance"].to_numpy()[None, :],
-            v["onset"],
-            v["rate"],
-            v["ceiling"],
-            v["onset_size"],
-            v["ceiling_size"],
-            **self._offsets(offset),
+        inputs = {**x, "chance": grid["chance"].to_numpy()}
+        mean = self.form.evaluate(
+            {k: value[None, :] for k, value in inputs.items()}, v, **self._offsets(offset)
         )
         return mean, self._new_observation(phi, mean, grid, rng)
 

@@ -16,6 +16,7 @@ normal) on log loss by default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,16 +29,41 @@ from bayes_scaling import baselines, hierarchy, laws
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
 from bayes_scaling.likelihoods import LIKELIHOODS
-from bayes_scaling.models.base import ScalingModel
+from bayes_scaling.models.base import Form, ScalingModel
 from bayes_scaling.priors import Prior, SpecError
 
-LAW_PARAMS = {
-    "overtraining": ("E", "a_ref", "b_ref", "eta"),
-    "chinchilla": ("E", "A_ref", "B_ref", "alpha", "beta"),
-}
-REPORTED = {
-    "overtraining": ["E", "a", "b", "eta", "M_star"],
-    "chinchilla": ["E", "A", "B", "alpha", "beta"],
+
+def _overtraining_derived(v: Mapping[str, Any], r: Mapping[str, float]) -> dict[str, Any]:
+    a, b = laws.overtraining_coefficients(
+        v["a_ref"], v["b_ref"], v["eta"], r["compute"], r["multiplier"]
+    )
+    return {"a": a, "b": b, "M_star": laws.overtraining_optimal_multiplier(a, b, v["eta"])}
+
+
+def _chinchilla_derived(v: Mapping[str, Any], r: Mapping[str, float]) -> dict[str, Any]:
+    A, B = laws.chinchilla_coefficients(
+        v["A_ref"], v["B_ref"], v["alpha"], v["beta"], r["params"], r["tokens"]
+    )
+    return {"A": A, "B": B}
+
+
+#: The loss laws, on inputs scaled by the reference values (``a_ref`` … are the coefficients
+#: at the references; ``derived`` gives them at N = D = 1).
+FORMS = {
+    "overtraining": Form(
+        law=laws.overtraining_loss,
+        inputs=("compute", "multiplier"),
+        params=("E", "a_ref", "b_ref", "eta"),
+        derived=_overtraining_derived,
+        reported=("E", "a", "b", "eta", "M_star"),
+    ),
+    "chinchilla": Form(
+        law=laws.chinchilla_loss,
+        inputs=("params", "tokens"),
+        params=("E", "A_ref", "B_ref", "alpha", "beta"),
+        derived=_chinchilla_derived,
+        reported=("E", "A", "B", "alpha", "beta"),
+    ),
 }
 
 
@@ -45,7 +71,7 @@ class LossModel(ScalingModel):
     """Pretraining loss against N and D, partially pooled across a group (datasets)."""
 
     family = "loss"
-    forms = ("overtraining", "chinchilla")
+    forms = FORMS
     grid_columns = ("params", "tokens")
     spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
         "response": {"metric": "loss", "task": None},
@@ -75,7 +101,7 @@ class LossModel(ScalingModel):
                 f"{spec.source}: [response] task lists {len(self.tasks)} losses; set [groups] "
                 f"by = 'task' so that each has its own law (got by = {self.group_col!r})"
             )
-        self.params = {n: spec.param(n) for n in LAW_PARAMS[spec.form]}
+        self.params = {n: spec.param(n) for n in self.form.params}
         table = self.points(self.data)
         wanted = self.option("data.datasets")
         if wanted is not None:
@@ -147,24 +173,15 @@ class LossModel(ScalingModel):
                 f"at least {need} needed "
                 f"when {[p.name for p in varying]} vary by {self.group_col!r}"
             )
-        if self.table["run"].nunique() <= len(LAW_PARAMS[self.spec.form]):
+        if self.table["run"].nunique() <= len(self.form.params):
             raise DataError(
                 f"{self.data.source}: {self.table['run'].nunique()} run(s) cannot determine "
-                f"the {len(LAW_PARAMS[self.spec.form])} parameters of the {self.spec.form} law"
+                f"the {len(self.form.params)} parameters of the {self.spec.form} law"
             )
 
     # --- model ----------------------------------------------------------------------------
     def _group_dims(self) -> str | None:
         return self.group_col if any(p.pooling != "shared" for p in self.params.values()) else None
-
-    def _law(self, x: dict, v: dict):
-        if self.spec.form == "overtraining":
-            return laws.overtraining_loss(
-                x["compute"], x["multiplier"], v["E"], v["a_ref"], v["b_ref"], v["eta"]
-            )
-        return laws.chinchilla_loss(
-            x["params"], x["tokens"], v["E"], v["A_ref"], v["B_ref"], v["alpha"], v["beta"]
-        )
 
     def _scaled(self, params: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
         r = self.refs
@@ -184,33 +201,19 @@ class LossModel(ScalingModel):
         with pm.Model(coords=coords) as model:
             per_group = {n: hierarchy.build(p, self.levels) for n, p in self.params.items()}
             values = {n: v[g] for n, v in per_group.items()}
-            mu = self._law(x, values)
+            mu = self.form.evaluate(x, values)
             self._derived(per_group)
             self._likelihood(mu, t["truth"].to_numpy())
         return model
 
     def _derived(self, v: dict) -> None:
         dims = self._group_dims()
-        pick = (lambda x: x) if dims else (lambda x: x[0])
-        r = self.refs
-        if self.spec.form == "overtraining":
-            a, b = laws.overtraining_coefficients(
-                v["a_ref"], v["b_ref"], v["eta"], r["compute"], r["multiplier"]
-            )
-            pm.Deterministic("a", pick(a), dims=dims)
-            pm.Deterministic("b", pick(b), dims=dims)
-            m_star = laws.overtraining_optimal_multiplier(a, b, v["eta"])
-            pm.Deterministic("M_star", pick(m_star), dims=dims)
-        else:
-            A, B = laws.chinchilla_coefficients(
-                v["A_ref"], v["B_ref"], v["alpha"], v["beta"], r["params"], r["tokens"]
-            )
-            pm.Deterministic("A", pick(A), dims=dims)
-            pm.Deterministic("B", pick(B), dims=dims)
+        for name, value in self.form.derived(v, self.refs).items():
+            pm.Deterministic(name, value if dims else value[0], dims=dims)
 
     def law_params(self) -> list[str]:
         noise = ["sigma"] + (["nu"] if isinstance(self.option("likelihood.nu"), dict) else [])
-        return [*REPORTED[self.spec.form], *noise]
+        return [*self.form.reported, *noise]
 
     def _likelihood(self, mu, observed: np.ndarray) -> None:
         """Student-t or normal noise on log loss (``scale = "log"``, default) or on loss."""
@@ -266,7 +269,7 @@ class LossModel(ScalingModel):
             n: hierarchy.draw(p, self.levels, posterior, query, rng) for n, p in self.params.items()
         }
         x = self._scaled(grid["params"].to_numpy(), grid["tokens"].to_numpy())
-        mean = self._law({k: v[None, :] for k, v in x.items()}, values)
+        mean = self.form.evaluate({k: v[None, :] for k, v in x.items()}, values)
         return mean, self._new_observation(posterior, mean, rng)
 
     def baseline_predictions(

@@ -8,11 +8,12 @@ from bayes_scaling.plots.common import (
     predicted_vs_true,
     save_figure,
 )
-from bayes_scaling.plots.loss import get_loss_curves_data, loss_curves
+from bayes_scaling.plots.loss import get_loss_curves_data, get_loss_points_data, loss_curves
 
 __all__ = [
     "band",
     "get_loss_curves_data",
+    "get_loss_points_data",
     "get_predicted_vs_true_data",
     "loss_curves",
     "predicted_vs_true",

@@ -20,6 +20,9 @@ from bayes_scaling.plots.common import band
 from bayes_scaling.report import interval_label
 from bayes_scaling.transfer import domain_correlation, onset_table
 
+#: a figure whose posterior sd is above this share of its prior's shows mostly the prior
+PRIOR_SHARE = 0.8
+
 
 def get_trajectory_data(
     *,
@@ -34,7 +37,7 @@ def get_trajectory_data(
 
     One row per (run, task, tokens) on a log grid over the fitted checkpoints (or ``tokens``):
     the prediction table's columns (``mean, median, lower, upper, mean_lower, mean_upper``,
-    ``extrapolation`` …) plus ``observed``, the value at that checkpoint (NaN between
+    ``distance`` …) plus ``observed``, the value at that checkpoint (NaN between
     checkpoints). Observed values come from ``data`` when given — e.g. held-out runs not in
     the fit, whose N is then read from ``data`` — else from the fitted data.
     """
@@ -71,9 +74,10 @@ def plot_trajectories(
     ci: float = CI_PROB,
     seed: int = 0,
 ) -> Figure:
-    """One panel per domain: each task's posterior law (median, band at ``ci``) and the
-    observed checkpoints, for ``runs`` (default: the largest fitted run; runs absent from the
-    fit are predicted from their N in ``data``, see :func:`get_trajectory_data`)."""
+    """One panel per domain: each task's expected accuracy under the law (posterior mean, and
+    its band at ``ci``: line and band are the same quantity) and the observed checkpoints,
+    for ``runs`` (default: the largest fitted run; runs absent from the fit are predicted
+    from their N in ``data``, see :func:`get_trajectory_data`); line style = model size."""
     table = get_trajectory_data(fit=fit, runs=runs, data=data, ci=ci, seed=seed)
     domains = list(dict.fromkeys(table["domain"]))
     cols = min(3, len(domains))
@@ -91,7 +95,7 @@ def plot_trajectories(
                 ls = styles[j % len(styles)]
                 band(ax, rr["tokens"], rr["mean_lower"], rr["mean_upper"], color=color, alpha=0.2)
                 label = task if j == 0 else None
-                ax.plot(rr["tokens"], rr["median"], ls, color=color, lw=1.2, label=label)
+                ax.plot(rr["tokens"], rr["mean"], ls, color=color, lw=1.2, label=label)
                 ax.plot(rr["tokens"], rr["observed"], "o", color=color, ms=3)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap over 1-2 decades
@@ -104,8 +108,8 @@ def plot_trajectories(
             ax.plot([], [], styles[j % len(styles)], color="0.3", label=f"{run} (N = {n:.3g})")
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(
-        f"Trajectories of {', '.join(dict.fromkeys(table['run']))}: law median and "
-        f"{interval_label(ci=ci)}, dots observed",
+        f"Trajectories of {', '.join(dict.fromkeys(table['run']))}: expected accuracy and its "
+        f"{interval_label(ci=ci)}; line style = model size, dots observed",
         fontsize=9,
     )
     fig.tight_layout()
@@ -152,7 +156,9 @@ def get_correlation_data(*, fit: Fit, ci: float = CI_PROB) -> pd.DataFrame:
 
 def plot_correlation(*, fit: Fit, ci: float = CI_PROB, ax: Axes | None = None) -> Figure:
     """Heat map of the posterior-mean correlation of run × domain offsets, each cell annotated
-    with its mean and interval at ``ci``."""
+    with its mean and interval at ``ci``. When the posterior is barely narrower than the LKJ
+    prior (median sd above :data:`PRIOR_SHARE` of the prior's, e.g. with a handful of runs),
+    the figure says in red that it shows mostly the prior."""
     data = get_correlation_data(fit=fit, ci=ci)
     matrix = data.attrs["matrix"]
     n = len(matrix)
@@ -168,6 +174,14 @@ def plot_correlation(*, fit: Fit, ci: float = CI_PROB, ax: Axes | None = None) -
             ax.text(b, a, text, ha="center", va="center", fontsize=7)
     fig.colorbar(im, ax=ax, shrink=0.8, label="correlation")
     ax.set_title(f"Run × domain offsets: correlation, mean [{interval_label(ci=ci)}]", fontsize=10)
+    share = data.attrs["prior_share"]
+    if share > PRIOR_SHARE:
+        ax.set_xlabel(
+            f"MOSTLY THE PRIOR: the posterior sd is {share:.0%} of the LKJ prior's\n"
+            f"({data.attrs['runs']} runs inform these correlations)",
+            color="C3",
+            fontsize=8,
+        )
     fig.tight_layout()
     return fig
 
