@@ -31,7 +31,7 @@ FIGURES: dict[str, dict[str, Callable[..., Figure]]] = {
 HELD_OUT = {loss_curves: "held_out", plot_trajectories: "data"}
 
 
-def figure_names(fit: Fit) -> tuple[str, ...]:
+def figure_names(*, fit: Fit) -> tuple[str, ...]:
     """The figures :func:`plot` can draw for ``fit``, its main one first."""
     return tuple(FIGURES[fit.spec.family])
 
