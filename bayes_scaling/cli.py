@@ -407,8 +407,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bayes_scaling import report
-    from bayes_scaling.data.tidy import read_table
     from bayes_scaling.models.base import Fit
     from bayes_scaling.report_page import write_report
 
@@ -416,18 +414,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     _check_out(args.out)
     fit = Fit.load(args.fit)
     prediction = _prediction(fit, args) if args.grid else None
-    backtest = None
-    if args.backtest:  # as 'backtest --out' writes it: interval columns named eti90_lb …
-        backtest = report.unlabelled(read_table(args.backtest), source=args.backtest)
+    backtest = _backtest_table(args.backtest) if args.backtest else None
     write_report(fit, out, prediction=prediction, backtest=backtest, ci=args.ci)
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
+def _backtest_table(path: str):
+    """``--backtest``: a CSV as ``backtest --out`` writes it (interval columns ``eti90_lb`` …),
+    its intervals named back to ``lower, upper``."""
     from bayes_scaling import report
-    from bayes_scaling.data import load
     from bayes_scaling.data.tidy import read_table
+
+    return report.unlabelled(read_table(path), source=path)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bayes_scaling.data import load
     from bayes_scaling.models.base import Fit
     from bayes_scaling.plots.common import save_figure
     from bayes_scaling.plots.figures import plot
@@ -443,8 +446,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise DataError(f"--out {args.out}: give a .png, .pdf or .svg file name")
     _check_out(args.out)
     if args.backtest:
-        table = report.unlabelled(read_table(args.backtest), source=args.backtest)
-        figure = plot(backtest=table, ci=args.ci)
+        figure = plot(backtest=_backtest_table(args.backtest), ci=args.ci)
     else:
         held_out = load(args.held_out).select(args.select) if args.held_out else None
         figure = plot(fit=Fit.load(args.fit), kind=args.kind, held_out=held_out, ci=args.ci)

@@ -31,11 +31,6 @@ FIGURES: dict[str, dict[str, Callable[..., Figure]]] = {
 HELD_OUT = {loss_curves: "held_out", plot_trajectories: "data"}
 
 
-def figure_names(*, fit: Fit) -> tuple[str, ...]:
-    """The figures :func:`plot` can draw for ``fit``, its main one first."""
-    return tuple(FIGURES[fit.spec.family])
-
-
 def plot(
     *,
     fit: Fit | None = None,
@@ -44,8 +39,8 @@ def plot(
     backtest: pd.DataFrame | None = None,
     ci: float = CI_PROB,
 ) -> Figure:
-    """One figure of a fit (``kind``: one of :func:`figure_names`, default the family's main
-    figure), or of a ``backtest`` table (predicted against the held-out truth).
+    """One figure of a fit (``kind``: a name in :data:`FIGURES` for its family, default the
+    family's main figure), or of a ``backtest`` table (predicted against the held-out truth).
 
     Parameters
     ----------
