@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--kind",
         help="which figure (default: the family's main one): curves (loss, downstream), "
-        "domains (downstream), trajectories, onsets, correlation (dynamics)",
+        "domains (downstream), trajectories, onsets, correlation (dynamics), ranks (any)",
     )
     p.add_argument(
         "--held-out",

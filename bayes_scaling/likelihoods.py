@@ -42,9 +42,23 @@ class Likelihood:
     counts: bool
 
     def term(
-        self, name: str, center: Any, noise: Any, y: np.ndarray, *, n=None, nu=None, dims=None
+        self,
+        name: str,
+        center: Any,
+        noise: Any,
+        y: np.ndarray,
+        *,
+        n=None,
+        nu=None,
+        dims=None,
+        groups: np.ndarray | None = None,
     ) -> Any:
-        """The PyMC observed variable ``name`` of ``y`` (a proportion or a value)."""
+        """The PyMC observed variable ``name`` of ``y`` (a proportion or a value).
+
+        ``groups`` (optional, one integer per row) says which rows share one value of
+        ``noise``; a likelihood may use it to compute terms that depend only on the noise
+        parameter (and ``n``) once per group instead of once per row.
+        """
         raise NotImplementedError
 
     def draw(
@@ -69,7 +83,7 @@ def _counts(y: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Binomial(Likelihood):
-    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None, groups=None):
         k, n = _counts(y, n)
         return pm.Binomial(name, n=n, p=_proportion(center), observed=k, dims=dims)
 
@@ -83,12 +97,46 @@ class Binomial(Likelihood):
         return stats.binom.logpmf(np.rint(y * n), n, _proportion(center))
 
 
+def _first_of_each(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows keyed by ``keys``: the first row of each distinct key, and each row's key."""
+    _, first, inverse = np.unique(
+        np.stack([np.asarray(k, dtype="int64") for k in keys]),
+        axis=1,
+        return_index=True,
+        return_inverse=True,
+    )
+    return first, inverse.ravel()
+
+
 class BetaBinomial(Likelihood):
-    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None, groups=None):
         k, n = _counts(y, n)
         p = _proportion(center)
-        return pm.BetaBinomial(
-            name, alpha=p * noise, beta=(1.0 - p) * noise, n=n, observed=k, dims=dims
+        if groups is None:
+            return pm.BetaBinomial(
+                name, alpha=p * noise, beta=(1.0 - p) * noise, n=n, observed=k, dims=dims
+            )
+        # log C(n, k) + log B(k + α, n − k + β) − log B(α, β), α + β = κ: of its six log-gammas
+        # per row, ln Γ(κ) − ln Γ(n + κ) depends on the row only through (group, n), so it is
+        # computed once per distinct pair (the tasks, typically) and indexed back to the rows.
+        # (The terms in the observed counts alone are constants, folded when compiled.)
+        first, inverse = _first_of_each(groups, n)
+        n_real, n_first = n.astype("float64"), n[first].astype("float64")
+
+        def logp(value, p, kappa):
+            a, b = p * kappa, (1.0 - p) * kappa
+            choose = pt.gammaln(n_real + 1.0) - pt.gammaln(value + 1.0)
+            choose = choose - pt.gammaln(n_real - value + 1.0)
+            per_pair = pt.gammaln(kappa[first]) - pt.gammaln(n_first + kappa[first])
+            rows = pt.gammaln(value + a) + pt.gammaln(n_real - value + b)
+            return choose + rows - pt.gammaln(a) - pt.gammaln(b) + per_pair[inverse]
+
+        def random(p, kappa, rng=None, size=None):
+            return rng.binomial(n, rng.beta(p * kappa, (1.0 - p) * kappa, size=size))
+
+        kappa = pt.broadcast_to(noise, (len(k),))
+        return pm.CustomDist(
+            name, p, kappa, logp=logp, random=random, dtype="int64", observed=k, dims=dims
         )
 
     def draw(self, center, noise, rng, *, n=None, nu=None):
@@ -110,10 +158,27 @@ class BetaBinomial(Likelihood):
 
 
 class Beta(Likelihood):
-    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None, groups=None):
         p = _proportion(center)
         observed = np.clip(y, Y_MIN, 1.0 - Y_MIN)
-        return pm.Beta(name, alpha=p * noise, beta=(1.0 - p) * noise, observed=observed, dims=dims)
+        if groups is None:
+            return pm.Beta(
+                name, alpha=p * noise, beta=(1.0 - p) * noise, observed=observed, dims=dims
+            )
+        # (α − 1) ln y + (β − 1) ln(1 − y) − ln B(α, β): ln Γ(κ) once per group, as above.
+        first, inverse = _first_of_each(groups)
+
+        def logp(value, p, kappa):
+            a, b = p * kappa, (1.0 - p) * kappa
+            rows = (a - 1.0) * pt.log(value) + (b - 1.0) * pt.log1p(-value)
+            rows = rows - pt.gammaln(a) - pt.gammaln(b)
+            return rows + pt.gammaln(kappa[first])[inverse]
+
+        def random(p, kappa, rng=None, size=None):
+            return rng.beta(p * kappa, (1.0 - p) * kappa, size=size)
+
+        kappa = pt.broadcast_to(noise, (len(observed),))
+        return pm.CustomDist(name, p, kappa, logp=logp, random=random, observed=observed, dims=dims)
 
     def draw(self, center, noise, rng, *, n=None, nu=None):
         p = _proportion(center)
@@ -125,7 +190,7 @@ class Beta(Likelihood):
 
 
 class StudentT(Likelihood):
-    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None, groups=None):
         return pm.StudentT(name, nu=nu, mu=center, sigma=noise, observed=y, dims=dims)
 
     def draw(self, center, noise, rng, *, n=None, nu=None):
@@ -137,7 +202,7 @@ class StudentT(Likelihood):
 
 
 class Normal(Likelihood):
-    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None, groups=None):
         return pm.Normal(name, mu=center, sigma=noise, observed=y, dims=dims)
 
     def draw(self, center, noise, rng, *, n=None, nu=None):

@@ -120,6 +120,12 @@ def _backtest(table: pd.DataFrame, ci: float) -> str:
     return _table_html(facts, index=False) + figure
 
 
+def _ranks(fit: Fit, ci: float) -> str:
+    if fit.posterior.sizes["chain"] < 2:
+        return "<p>One chain: no rank plot (ranks compare chains).</p>"
+    return _figure_html(plot(fit=fit, kind="ranks", ci=ci), "rank plots of the chains")
+
+
 def render(
     fit: Fit,
     *,
@@ -141,6 +147,7 @@ def render(
         _what_was_fitted(fit),
         "<h2>Verdict</h2>",
         _verdict(fit),
+        _ranks(fit, ci),
         "<h2>Parameters</h2>",
         _table_html(params),
         f"<ul>{sentences}</ul>",

@@ -163,6 +163,9 @@ def test_plot_command_draws_each_figure_and_refuses_bad_requests(
     held = ["--held-out", str(data_csv), "--select", "params >= 4e8"]
     assert cli.main(["plot", str(fit_file), *held, "--out", str(out)]) == 0
     assert out.stat().st_size > 10_000
+    ranks = tmp_path / "ranks.png"
+    assert cli.main(["plot", str(fit_file), "--kind", "ranks", "--out", str(ranks)]) == 0
+    assert ranks.stat().st_size > 10_000
     capsys.readouterr()
     for args, message in [
         (["--kind", "curvs"], "did you mean 'curves'"),

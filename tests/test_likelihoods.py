@@ -20,24 +20,29 @@ def _setting(kind: str) -> tuple[np.ndarray, float, np.ndarray]:
     return np.array([0.1, 0.5, 0.85]), 30.0, np.array([0.125, 0.44, 0.861])
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["per_row", "grouped"])
 @pytest.mark.parametrize("kind", sorted(LIKELIHOODS))
-def test_pymc_term_draws_and_log_density_agree(kind):
+def test_pymc_term_draws_and_log_density_agree(kind, grouped):
+    # grouped: the noise is one value per group of rows, and the term is told the groups
+    # (beta_binomial and beta then compute their noise-only log-gammas once per group)
     noise_model = LIKELIHOODS[kind]
     center, noise, y = _setting(kind)
+    groups = np.array([0, 1, 1]) if grouped else None
+    n = np.array([40.0, 200.0, 200.0]) if grouped else N_ITEMS
+    if grouped:
+        noise = noise * np.array([1.0, 0.5, 0.5])
     with pm.Model() as model:
-        term = noise_model.term("y", center, noise, y, n=N_ITEMS, nu=NU)
+        term = noise_model.term("y", center, noise, y, n=n, nu=NU, groups=groups)
     # the log density: PyMC's of the observed values against the scipy face
     (logp,) = model.compile_logp(sum=False, mode=FAST)({})
-    np.testing.assert_allclose(
-        logp, noise_model.logpdf(y, center, noise, n=N_ITEMS, nu=NU), rtol=1e-7
-    )
+    np.testing.assert_allclose(logp, noise_model.logpdf(y, center, noise, n=n, nu=NU), rtol=1e-7)
     # the draws: PyMC's forward draws of the same term against the numpy face, by moments
     draws = 20_000
     from_pymc = pm.draw(term, draws=draws, random_seed=1, mode=FAST)
     if noise_model.counts:
-        from_pymc = from_pymc / N_ITEMS
+        from_pymc = from_pymc / n
     rng = np.random.default_rng(2)
-    from_numpy = noise_model.draw(np.tile(center, (draws, 1)), noise, rng, n=N_ITEMS, nu=NU)
+    from_numpy = noise_model.draw(np.tile(center, (draws, 1)), noise, rng, n=n, nu=NU)
     sd = from_pymc.std(axis=0)
     gap = np.abs(from_numpy.mean(axis=0) - from_pymc.mean(axis=0))
     assert np.all(gap < 5 * sd * np.sqrt(2 / draws)), (gap, sd)

@@ -65,7 +65,7 @@ def test_report_has_the_sections_and_embedded_figures(workflow):
     for heading in ("What was fitted", "Verdict", "Parameters", "The fit", "Predictions"):
         assert f"<h2>{heading}</h2>" in page
     assert "eti90_lb" in page and "eti90_ub" in page  # the interval named in the headers
-    assert page.count('src="data:image/png;base64,') == 1
+    assert page.count('src="data:image/png;base64,') == 2  # rank plots, the fit
     assert "tests/fixtures/lm_eval" in page
 
 
@@ -131,7 +131,7 @@ def test_report_renders_in_a_real_browser(workflow):
     probed = workflow["dir"] / "probed.html"
     probed.write_text(workflow["report"].read_text().replace("</body>", _PROBE))
     dom = _headless(browser, "--dump-dom", probed.as_uri())
-    assert 'data-images="1"' in dom.stdout and 'data-broken="0"' in dom.stdout
+    assert 'data-images="2"' in dom.stdout and 'data-broken="0"' in dom.stdout
     shot = workflow["dir"] / "report.png"
     page = _headless(
         browser, f"--screenshot={shot}", "--window-size=1200,2400", workflow["report"].as_uri()

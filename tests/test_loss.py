@@ -298,3 +298,28 @@ def test_loss_curves_show_bands_held_out_runs_and_where_they_extrapolate(
     assert points["held_out"].sum() == len(tiny_loss_fit.model.points(held))
     assert (points["mean_lower"] <= points["mean"]).all()
     plt.close(fig)
+
+
+def test_rank_figure_shows_the_least_converged_series(tiny_loss_fit):
+    import arviz as az
+
+    from bayes_scaling.plots.diagnostics import get_rank_data, plot_ranks
+
+    data = get_rank_data(fit=tiny_loss_fit, worst=4)
+    every_series = get_rank_data(fit=tiny_loss_fit, worst=100)
+    assert len(data.data_vars) == 4
+
+    post = tiny_loss_fit.posterior
+    rhats = [float(az.rhat(data[v])) for v in data.data_vars]
+    assert rhats == sorted(rhats, reverse=True)
+    # the first shown has the largest R-hat of every sampled series
+    every = az.rhat(post[[v for v in post.data_vars if post[v].ndim <= 3]])
+    assert float(every.to_array().max()) == pytest.approx(rhats[0])
+    # an entry of a vector parameter is that entry's draws
+    for name in [v for v in every_series.data_vars if "[" in v][:3]:
+        var, label = name.rstrip("]").split("[")
+        dim = next(d for d in post[var].dims if d not in ("chain", "draw"))
+        np.testing.assert_array_equal(every_series[name].values, post[var].sel({dim: label}).values)
+    fig = plot_ranks(fit=tiny_loss_fit)
+    assert "largest R-hat" in fig._suptitle.get_text()
+    assert "chains" in fig._suptitle.get_text()

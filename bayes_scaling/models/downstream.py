@@ -313,7 +313,7 @@ class DownstreamModel(ScalingModel):
                 loss = loss + shift[codes]
             err = self._error(loss, {n: v[ti] for n, v in per_task.items()}, chance_t[ti])
             noise = hierarchy.build(self.noise_param, self.levels)[ti] if self.noise_param else None
-            self._likelihood(err, noise)
+            self._likelihood(err, noise, ti)
         return model
 
     def _derived(self, v: Mapping[str, Any], chance) -> None:
@@ -321,12 +321,12 @@ class DownstreamModel(ScalingModel):
         for name, value in self.form.derived(v, refs).items():
             pm.Deterministic(name, value, dims="task")
 
-    def _likelihood(self, err, noise) -> None:
+    def _likelihood(self, err, noise, task_idx: np.ndarray) -> None:
         t = self.table
         truth = t["truth"].to_numpy()
         y = truth if self.report == "error" else 1.0 - truth
         n = t["n_items"].to_numpy(dtype="float64")
-        self.noise_model.term("y", err, noise, y, n=n, nu=self.nu, dims="obs")
+        self.noise_model.term("y", err, noise, y, n=n, nu=self.nu, dims="obs", groups=task_idx)
 
     def law_params(self) -> list[str]:
         names = list(self.params)

@@ -235,7 +235,7 @@ class DynamicsModel(ScalingModel):
                 {n: value[task_idx] for n, value in v.items()},
                 **self._offsets(offset),
             )
-            self._likelihood(mu, hierarchy.build(self.phi, self.levels)[task_idx])
+            self._likelihood(mu, hierarchy.build(self.phi, self.levels)[task_idx], task_idx)
         return model
 
     def _offsets(self, offset):
@@ -278,10 +278,12 @@ class DynamicsModel(ScalingModel):
         z = pm.Normal("run_domain_z", 0.0, 1.0, dims=dims)
         return pm.Deterministic("run_domain", z @ chol.T, dims=dims)
 
-    def _likelihood(self, mu: pt.TensorVariable, phi: pt.TensorVariable) -> None:
+    def _likelihood(
+        self, mu: pt.TensorVariable, phi: pt.TensorVariable, task_idx: np.ndarray
+    ) -> None:
         t = self.table
         y, n = t["truth"].to_numpy(), t["n_items"].to_numpy(dtype="float64")
-        self.noise_model.term("y", mu, phi, y, n=n, dims="obs")
+        self.noise_model.term("y", mu, phi, y, n=n, dims="obs", groups=task_idx)
 
     def _scaled(self, params: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
         return {

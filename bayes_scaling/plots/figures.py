@@ -13,18 +13,20 @@ from bayes_scaling.data.schema import Observations
 from bayes_scaling.errors import DataError, did_you_mean
 from bayes_scaling.models.base import Fit
 from bayes_scaling.plots.common import predicted_vs_true
+from bayes_scaling.plots.diagnostics import plot_ranks
 from bayes_scaling.plots.downstream import domain_forest, error_vs_loss
 from bayes_scaling.plots.dynamics import plot_correlation, plot_onsets, plot_trajectories
 from bayes_scaling.plots.loss import loss_curves
 
 #: family → figure name → function; the first name is the family's main figure.
 FIGURES: dict[str, dict[str, Callable[..., Figure]]] = {
-    "loss": {"curves": loss_curves},
-    "downstream": {"curves": error_vs_loss, "domains": domain_forest},
+    "loss": {"curves": loss_curves, "ranks": plot_ranks},
+    "downstream": {"curves": error_vs_loss, "domains": domain_forest, "ranks": plot_ranks},
     "dynamics": {
         "trajectories": plot_trajectories,
         "onsets": plot_onsets,
         "correlation": plot_correlation,
+        "ranks": plot_ranks,
     },
 }
 #: the keyword by which each figure takes held-out observations, where it takes them
@@ -48,7 +50,8 @@ def plot(
         A fitted model.
     kind
         Which figure: ``curves`` (loss and downstream), ``domains`` (downstream),
-        ``trajectories``, ``onsets`` or ``correlation`` (dynamics).
+        ``trajectories``, ``onsets`` or ``correlation`` (dynamics), ``ranks`` (every family:
+        rank plots of the least-converged parameters, by arviz-plots).
     held_out
         Observations not in the fit, drawn beside it (loss curves: open diamonds;
         trajectories: their runs, predicted from their N).
