@@ -199,7 +199,7 @@ def main() -> None:
             tune=args.tune or s.tune,
             chains=args.chains or s.chains,
             cores=args.cores,
-            mass_matrix=args.mass_matrix or s.get("mass_matrix", "diag"),
+            mass_matrix=args.mass_matrix or s.mass_matrix,
         )
         print(name + args.tag, result, flush=True)
         results[name + args.tag] = {"set": args.set, **result}
