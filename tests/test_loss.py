@@ -1,5 +1,6 @@
 """Loss family: build, fit, summarise, predict, save/load, and its input errors."""
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ from bayes_scaling import DataError, Fit, FitFileError, fit, load_spec
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.data.simulate import simulate_chinchilla
 from bayes_scaling.models import model_for
+from bayes_scaling.plots.diagnostics import get_rank_data, plot_ranks
 
 GRID = pd.DataFrame(
     {
@@ -301,10 +303,6 @@ def test_loss_curves_show_bands_held_out_runs_and_where_they_extrapolate(
 
 
 def test_rank_figure_shows_the_least_converged_series(tiny_loss_fit):
-    import arviz as az
-
-    from bayes_scaling.plots.diagnostics import get_rank_data, plot_ranks
-
     data = get_rank_data(fit=tiny_loss_fit, worst=4)
     every_series = get_rank_data(fit=tiny_loss_fit, worst=100)
     assert len(data.data_vars) == 4
@@ -323,3 +321,11 @@ def test_rank_figure_shows_the_least_converged_series(tiny_loss_fit):
     fig = plot_ranks(fit=tiny_loss_fit)
     assert "largest R-hat" in fig._suptitle.get_text()
     assert "chains" in fig._suptitle.get_text()
+    one_chain = Fit(
+        tiny_loss_fit.spec,
+        tiny_loss_fit.data,
+        xr.DataTree.from_dict({"posterior": post.isel(chain=[0])}),
+        seed=0,
+    )
+    with pytest.raises(DataError, match="rank plots compare chains, and this fit has 1"):
+        plot_ranks(fit=one_chain)

@@ -10,6 +10,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayes_scaling.constants import CI_PROB
+from bayes_scaling.errors import DataError
 from bayes_scaling.models.base import Fit
 
 #: how many parameters (entries of a vector parameter count one each) the figure shows
@@ -49,12 +50,12 @@ def plot_ranks(*, fit: Fit, ci: float = CI_PROB, worst: int = WORST) -> Figure:
 
     Raises
     ------
-    ValueError
+    DataError
         If the fit has a single chain: ranks compare chains.
     """
     chains = fit.posterior.sizes["chain"]
     if chains < 2:
-        raise ValueError(
+        raise DataError(
             f"rank plots compare chains, and this fit has {chains}: refit with chains ≥ 2"
         )
     data = get_rank_data(fit=fit, worst=worst)
