@@ -25,14 +25,14 @@ demo: venv
 
 # Fast tier, then the slow tier (real fits on real data) unless SLOW=0.
 test: venv
-	$(BIN)/python -m pytest -m "not slow" -q
-	@if [ "$${SLOW:-1}" != "0" ]; then $(BIN)/python -m pytest -m slow -q; fi
+	$(BIN)/python -m pytest -m "not slow" -q --durations=25
+	@if [ "$${SLOW:-1}" != "0" ]; then $(BIN)/python -m pytest -m slow -q --durations=25; fi
 
 test-fast: venv
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q --durations=25
 
 test-slow: venv
-	$(BIN)/python -m pytest -m slow -q
+	$(BIN)/python -m pytest -m slow -q --durations=25
 
 lint: venv
 	$(BIN)/ruff check bayes_scaling tests benchmarks notebooks
