@@ -7,6 +7,9 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	  && { echo $$p; break; }; done)
 OUT ?= demo-output
+# Test processes (pytest-xdist; each test file stays in one process, so its fixtures are built once).
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile --durations=25
 
 .PHONY: venv demo test test-fast test-slow lint notebooks benchmarks clean
 
@@ -25,14 +28,14 @@ demo: venv
 
 # Fast tier, then the slow tier (real fits on real data) unless SLOW=0.
 test: venv
-	$(BIN)/python -m pytest -m "not slow" -q --durations=25
-	@if [ "$${SLOW:-1}" != "0" ]; then $(BIN)/python -m pytest -m slow -q --durations=25; fi
+	$(PYTEST) -m "not slow"
+	@if [ "$${SLOW:-1}" != "0" ]; then $(PYTEST) -m slow; fi
 
 test-fast: venv
-	$(BIN)/python -m pytest -m "not slow" -q --durations=25
+	$(PYTEST) -m "not slow"
 
 test-slow: venv
-	$(BIN)/python -m pytest -m slow -q --durations=25
+	$(PYTEST) -m slow
 
 lint: venv
 	$(BIN)/ruff check bayes_scaling tests benchmarks notebooks

@@ -89,18 +89,18 @@ def test_sweep_runs_every_fit_and_records_the_one_that_fails(client, tmp_path):
         "eight",
         seed=1,
         cutoffs=[1e20, 1e21],
-        replicates=4,
+        replicates=2,
         select=[{"name": "empty", "train": "params > 1e30"}],
     )
     table = sweep(desc, out=tmp_path, client=client)
     tasks = expand(desc)
-    assert len(tasks) == 12 and len(table) == 12
+    assert len(tasks) == 6 and len(table) == 6
     assert set(table["id"]) == {t.id for t in tasks}
     failed = table[table["status"] == "failed"]
-    assert set(failed["selection"]) == {"empty"} and len(failed) == 4
+    assert set(failed["selection"]) == {"empty"} and len(failed) == 2
     assert failed["error"].str.contains("matches no rows").all()
     done = table[table["status"] != "failed"]
-    assert len(done) == 8 and (done["action"] == "computed").all()
+    assert len(done) == 4 and (done["action"] == "computed").all()
     assert set(done["status"]) <= {"ok", "not converged"}
     assert done["coverage"].between(0, 1).all() and (done["wall_time"] > 0).all()
     for fid in done["id"]:
@@ -115,7 +115,7 @@ def test_sweep_runs_every_fit_and_records_the_one_that_fails(client, tmp_path):
 
 
 def test_killing_a_worker_mid_sweep_loses_nothing(client, tmp_path):
-    desc = description("kill", seed=2, cutoffs=[1e20, 1e21, 3e21], replicates=2)
+    desc = description("kill", seed=2, cutoffs=[1e20, 1e21], replicates=2)
     result = {}
     runner = threading.Thread(
         target=lambda: result.update(table=sweep(desc, out=tmp_path, client=client))
