@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from bayes_scaling import cli, load_spec
+from bayes_scaling import cli, cli_commands, cli_parser, load_spec
 
 COMMANDS = [
     "specs",
@@ -89,7 +89,7 @@ def test_summary_formats(fit_file, capsys):
 
 def test_strict_mode_fails_an_unconverged_fit(fit_file, capsys):
     # 2 chains × 60 draws cannot reach the ESS threshold: strict mode must say so.
-    assert cli.main(["summary", str(fit_file), "--strict"]) == cli.EXIT_NOT_CONVERGED
+    assert cli.main(["summary", str(fit_file), "--strict"]) == cli_commands.EXIT_NOT_CONVERGED
     assert "NOT converged" in capsys.readouterr().err
 
 
@@ -289,18 +289,18 @@ def test_every_sampler_key_is_a_flag_checked_before_any_work(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["fit", "error_sigmoid", "--data", "x.csv", "--target-accept", "1.2"])
     assert exit_.value.code == 2
-    ns = cli.build_parser().parse_args(
+    ns = cli_parser.build_parser().parse_args(
         ["fit", "loss_chinchilla", "--data", "x", "--target-accept", "0.99", "--mass-matrix",
          "low_rank"]
     )  # fmt: skip
-    config = cli._sampler_kwargs(ns, load_spec("loss_chinchilla"))["sampler"]
+    config = cli_commands._sampler_kwargs(ns, load_spec("loss_chinchilla"))["sampler"]
     assert (config.target_accept, config.mass_matrix, config.draws) == (0.99, "low_rank", 1000)
 
 
 def test_every_option_has_help_text():
     import argparse
 
-    parser = cli.build_parser()
+    parser = cli_parser.build_parser()
     (subparsers,) = parser._subparsers._group_actions
     bare = [
         f"{name} {a.option_strings or a.dest}"
@@ -314,16 +314,16 @@ def test_every_option_has_help_text():
 def test_loss_fit_flag_reads_a_file_or_a_folder_of_task_fits(fit_file, tmp_path):
     from bayes_scaling import DataError
 
-    one = cli._loss_fits(str(fit_file))
+    one = cli_commands._loss_fits(str(fit_file))
     assert one.spec.family == "loss"
     folder = tmp_path / "per_task"
     folder.mkdir()
     (folder / "c4_val.nc").write_bytes(fit_file.read_bytes())
-    assert list(cli._loss_fits(str(folder))) == ["c4_val"]
+    assert list(cli_commands._loss_fits(str(folder))) == ["c4_val"]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="no loss fit files"):
-        cli._loss_fits(str(empty))
+        cli_commands._loss_fits(str(empty))
 
 
 def test_written_tables_name_their_interval_and_read_back(tmp_path):

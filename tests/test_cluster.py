@@ -86,7 +86,7 @@ def test_workers_have_own_compiledir_and_one_blas_thread(client):
 
 def test_sweep_runs_every_fit_and_records_the_one_that_fails(client, tmp_path):
     desc = description(
-        "eight",
+        "mixed",
         seed=1,
         cutoffs=[1e20, 1e21],
         replicates=2,
