@@ -201,6 +201,7 @@ def sample(
     seed: int = 0,
     cores: int | None = None,
     progressbar: bool | None = None,
+    compiled: Any = None,
 ) -> xr.DataTree:
     """Draw from the posterior of ``model``, chain by chain.
 
@@ -219,6 +220,9 @@ def sample(
         Chains run in parallel on at most this many cores (default: :func:`available_cpus`).
     progressbar
         Default: only when standard error is a terminal.
+    compiled
+        ``model`` already compiled by :func:`compile_model` (with its data set by nutpie's
+        ``with_data``), reused instead of compiling again.
 
     Returns
     -------
@@ -229,7 +233,8 @@ def sample(
     cores = min(c.chains, cores or available_cpus())
     if progressbar is None:
         progressbar = sys.stderr.isatty() or in_notebook()
-    compiled = compile_model(model, c.name)
+    if compiled is None:
+        compiled = compile_model(model, c.name)
     log.info(
         "sampling %d chains × (%d tune + %d draws) on %d cores", c.chains, c.tune, c.draws, cores
     )

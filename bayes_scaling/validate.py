@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import xarray as xr
 from scipy import stats
 
@@ -325,16 +326,18 @@ def sbc(
     var_names: list[str] | None = None,
     plausible: Callable[[dict[str, np.ndarray]], bool] | None = None,
     max_prior_draws: int | None = None,
+    compile_once: bool = True,
     **sampler: Any,
 ) -> SBC:
     """Simulation-based calibration of ``spec`` on the points of ``design``.
 
     The family's PyMC model is built on ``design`` (its observed values are ignored: only
     which points exist matters). Parameters and datasets are drawn together from the model's
-    prior predictive; each accepted dataset replaces the observed variables of the same model
-    (:func:`pymc.observe`), which is refitted; the true values are ranked among the posterior
-    draws, thinned to ``thin_to``. Any family works: simulated values stay on the likelihood's
-    own scale (for the loss family, log loss), so nothing maps back to the data table.
+    prior predictive. The model's observed variables are observed (:func:`pymc.observe`)
+    through shared variables, so one compiled model refits every accepted dataset in turn; the
+    true values are ranked among the posterior draws, thinned to ``thin_to``. Any family works:
+    simulated values stay on the likelihood's own scale (for the loss family, log loss), so
+    nothing maps back to the data table.
 
     Why not ``simuk.SBC`` (0.3.0, read for this): it draws its reference parameters and data
     in one ``pymc.sample_prior_predictive`` batch with no hook to reject a draw whose data are
@@ -368,6 +371,10 @@ def sbc(
     max_prior_draws
         Prior draws examined at most (default ``20 × replicates``); too few accepted is an
         error that reports the rejection count.
+    compile_once
+        Compile the refit model once and give it each dataset as data (default). ``False``
+        builds and compiles a fresh model per replicate (what ``benchmarks/bench_sbc.py``
+        compares against; the draws are the same).
     sampler
         Overrides of the spec's ``[sampler]`` (``draws``, ``tune``, ``chains``, ``sampler`` …).
 
@@ -387,18 +394,25 @@ def sbc(
     n_prior = max_prior_draws or 20 * replicates
     prior = pm.sample_prior_predictive(draws=n_prior, model=model, random_seed=seed)
     sims = stacked(prior["prior_predictive"].to_dataset())
-    # pm.observe drops some Deterministics (those of LKJCholeskyCov's outputs): rank what the
-    # refitted model keeps
-    probe = pm.observe(model, {n: sims[n].isel(sample=0).to_numpy() for n in observed})
-    kept = {v.name for v in [*probe.free_RVs, *probe.deterministics]}
-    names = [n for n in names if n in kept]
-    truth_all = _scalars(stacked(prior["prior"].to_dataset())[names])
     options = {k: sampler.pop(k) for k in ("cores", "progressbar") if k in sampler}
     if "sampler" in sampler:
         sampler["name"] = sampler.pop("sampler")
     config = spec.sampler.updated(where="sbc() sampler argument:", **sampler)
     if config.chains * config.draws < thin_to:
         raise ValueError(f"chains × draws must be at least thin_to = {thin_to}")
+    # One refit model for every replicate: its observations are shared variables, set to each
+    # simulated dataset in turn, so it compiles once (nutpie: ``with_data``), not per replicate
+    data = {
+        n: pytensor.shared(_as(model[n], sims[n].isel(sample=0).to_numpy()), name=f"sbc_{n}")
+        for n in observed
+    }
+    refit = pm.observe(model, data)
+    compiled = inference.compile_model(refit, config.name) if compile_once else None
+    # pm.observe drops some Deterministics (those of LKJCholeskyCov's outputs): rank what the
+    # refitted model keeps
+    kept = {v.name for v in [*refit.free_RVs, *refit.deterministics]}
+    names = [n for n in names if n in kept]
+    truth_all = _scalars(stacked(prior["prior"].to_dataset())[names])
     keep, truths, rows = [], [], []
     examined = 0
     for i in range(n_prior):
@@ -412,7 +426,16 @@ def sbc(
             continue
         r = len(keep)
         start = time.perf_counter()
-        tree = inference.sample(pm.observe(model, sim), config, seed=seed + 1 + r, **options)
+        if compile_once:
+            for n, value in sim.items():
+                data[n].set_value(_as(model[n], value))
+            target = refit
+            now = compiled and compiled.with_data(
+                **{f"sbc_{n}": _as(model[n], v) for n, v in sim.items()}
+            )
+        else:
+            target, now = pm.observe(model, sim), None
+        tree = inference.sample(target, config, seed=seed + 1 + r, compiled=now, **options)
         post = _scalars(stacked(tree["posterior"].to_dataset())[names])
         pick = np.round(np.linspace(0, post.sizes["sample"] - 1, thin_to)).astype(int)
         keep.append(post.isel(sample=pick))
@@ -431,6 +454,11 @@ def sbc(
     draws = xr.concat(keep, dim=index).rename(sample="draw")
     truth = xr.concat(truths, dim=index)
     return SBC(truth, draws, pd.DataFrame(rows), rejected=examined - replicates)
+
+
+def _as(var, value: np.ndarray) -> np.ndarray:
+    """``value`` in the dtype of model variable ``var`` (integer counts stay integers)."""
+    return np.asarray(value, dtype=var.dtype)
 
 
 def _scalars(ds: xr.Dataset) -> xr.DataArray:

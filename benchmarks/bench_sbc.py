@@ -1,6 +1,7 @@
 """Simulation-based calibration of the downstream and trajectory families (issue 14).
 
-Run: ``.venv/bin/python benchmarks/bench_sbc.py [--parts downstream dynamics] [--replicates 40]``
+Run: ``.venv/bin/python benchmarks/bench_sbc.py [--parts downstream dynamics compile_once]
+[--replicates 40]``
 (writes ``benchmarks/results/sbc.json``; the loss family's SBC runs in the slow tier,
 ``tests/test_calibration.py``).
 
@@ -15,6 +16,9 @@ flagged for nearly every parameter: that shows the check can fail.
 - ``downstream``: ``error_sigmoid`` (all tasks) on 6 tasks in 2 domains × 10 runs (binomial,
   1,000 items).
 - ``dynamics``: ``task_dynamics`` on 2 domains × 2 tasks, 4 sizes × 6 checkpoints.
+- ``compile_once``: the saving of compiling the refit model once (the default) against a fresh
+  model per replicate, side by side in one run on ``loss_overtraining``'s SBC design (the slow
+  tier's, ``tests/test_calibration.py``), with the two sets of draws compared.
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ import numpy as np
 from _common import run_parts
 
 from bayes_scaling.data.simulate import (
+    GADRE_TABLE6,
     TRAJECTORY_DOMAINS,
     simulate_downstream,
+    simulate_overtraining,
     simulate_trajectories,
 )
 from bayes_scaling.spec import load_spec
 from bayes_scaling.validate import SBC, sbc
 
-PARTS = ("downstream", "dynamics")
+PARTS = ("downstream", "dynamics", "compile_once")
 FAMILY_ALPHA = 0.05
 SAMPLING = {"draws": 200, "tune": 200, "chains": 1, "progressbar": False}
 
@@ -109,6 +115,47 @@ def dynamics(replicates: int) -> dict:
     return {"spec": "task_dynamics", **_summary(result, time.perf_counter() - start)}
 
 
+def compile_once(replicates: int) -> dict:
+    design = simulate_overtraining(
+        truth={k: GADRE_TABLE6[k] for k in ("c4", "refinedweb")},
+        sizes=(10_569_312, 78_914_048, 411_616_256),
+        multipliers=(5, 20, 80, 320),
+        seed=1,
+    ).observations
+
+    def plausible(sim):
+        return bool(np.all((sim["y"] > np.log(0.5)) & (sim["y"] < np.log(12.0))))
+
+    out, draws = {}, {}
+    for once in (True, False):
+        start = time.perf_counter()
+        result = sbc(
+            "loss_overtraining",
+            design,
+            replicates=replicates,
+            seed=0,
+            plausible=plausible,
+            compile_once=once,
+            **SAMPLING,
+        )
+        key = "compiled_once" if once else "compiled_per_replicate"
+        per_fit = result.replicates["seconds"]
+        out[key] = {
+            "seconds": round(time.perf_counter() - start, 1),
+            "median_seconds_per_refit": round(float(per_fit.median()), 2),
+        }
+        draws[once] = result.draws.to_numpy()
+    return {
+        "spec": "loss_overtraining",
+        "replicates": replicates,
+        **out,
+        "ratio_once_over_per_replicate": round(
+            out["compiled_once"]["seconds"] / out["compiled_per_replicate"]["seconds"], 3
+        ),
+        "max_abs_draw_difference": float(np.abs(draws[True] - draws[False]).max()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
@@ -117,6 +164,7 @@ def main() -> None:
     runners = {
         "downstream": lambda _: downstream(args.replicates),
         "dynamics": lambda _: dynamics(args.replicates),
+        "compile_once": lambda _: compile_once(args.replicates),
     }
     run_parts("sbc", args.parts, runners)
 
