@@ -30,7 +30,7 @@ from bayes_scaling import cluster, inference, laws, report
 from bayes_scaling.atomic import write_text
 from bayes_scaling.data import load
 from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.discrepancy import ExtrapolationError
+from bayes_scaling.discrepancy import ExtrapolationError, term_toml
 from bayes_scaling.models.base import model_for
 from bayes_scaling.plots.calibration import plot_calibration
 from bayes_scaling.spec import ModelSpec, SamplerConfig, load_spec
@@ -70,10 +70,56 @@ class Calibration:
         write_text(paths[1], self.coverage().to_csv(index=False))
         return paths
 
+    def own_term(self, spec: ModelSpec) -> LadderTerm | None:
+        """``spec``'s extrapolation error updated by these rung-outs (:func:`ladder_term`):
+        the ladder's own; ``None`` when the spec's rate is not a LogNormal prior."""
+        error = spec.extrapolation_error
+        if error.rate is None or error.rate.dist != "LogNormal":
+            return None
+        prior = spec.section("extrapolation")
+        table = ladder_term(self.points, prior, group="selection")
+        beyond = int((self.points["distance"] > 0).sum())
+        return LadderTerm(table, prior, beyond, spec.name)
+
     def plot(self, *, levels: Sequence[float] = LEVELS):
         """Coverage against nominal level per distance bin, and interval width by distance."""
         return plot_calibration(
             points=self.points, levels=levels, title=f"{self.spec} by {self.by}"
+        )
+
+
+@dataclass(frozen=True)
+class LadderTerm:
+    """A ladder's own extrapolation error (:meth:`Calibration.own_term`): ``table`` the
+    ``[extrapolation]`` table, ``prior`` the spec's it updates, ``points`` the held-out points
+    beyond their fit that informed it."""
+
+    table: dict[str, Any]
+    prior: dict[str, Any]
+    points: int
+    spec: str
+
+    @property
+    def tau(self) -> tuple[float, float]:
+        """``τ`` (the error's sd one decade out, link scale): this ladder's and the prior's
+        medians."""
+        return float(np.exp(self.table["rate"]["mu"])), float(np.exp(self.prior["rate"]["mu"]))
+
+    @property
+    def sentence(self) -> str:
+        own, prior = self.tau
+        return (
+            f"This ladder's own extrapolation error: τ ≈ {own:.3g} one decade out on the link "
+            f"scale ({self.spec}'s: {prior:.3g}), from {self.points} held-out points beyond "
+            "their fit; predict with it through predict --extrapolation extrapolation.toml."
+        )
+
+    @property
+    def toml(self) -> str:
+        return term_toml(
+            self.table,
+            note=f"{self.sentence}\nbayes_scaling.calibrate.ladder_term: {self.spec}'s "
+            "[extrapolation] updated by this ladder's rung-out residuals.",
         )
 
 
@@ -204,6 +250,51 @@ class RateFit:
         )
 
 
+@dataclass(frozen=True)
+class _Residuals:
+    """Rung-out residuals ``r = link_truth − link_loc`` grouped by backtest, reduced to what
+    their log density needs. Per backtest, Σ = diag(s²) + τ² g gᵀ (g = d^p) is a rank-one
+    update: its log density needs only A = Σ g²/s², B = Σ r g/s², Q = Σ r²/s² and
+    log det diag(s²) (determinant lemma and Sherman-Morrison), sums over each backtest's
+    points. ``member`` (backtests × points) says which points a backtest holds; ``keys`` names
+    the backtests."""
+
+    member: np.ndarray
+    keys: list[str]
+    r: np.ndarray
+    d: np.ndarray
+    s2: np.ndarray
+    q: np.ndarray
+    logdet: np.ndarray
+
+    @classmethod
+    def of(cls, points: pd.DataFrame, columns: Sequence[str]) -> _Residuals:
+        missing = [c for c in ("link_truth", "link_loc", "link_scale", "distance", *columns)
+                   if c not in points.columns]  # fmt: skip
+        if missing:
+            raise DataError(f"rung-out points lack the column(s) {missing}")
+        keys = points[list(columns)].astype(str).agg("\x1f".join, axis=1)
+        codes, uniques = pd.factorize(keys, sort=True)
+        member = np.zeros((len(uniques), len(points)))
+        member[codes, np.arange(len(points))] = 1.0
+        r = (points["link_truth"] - points["link_loc"]).to_numpy(float)
+        s2 = points["link_scale"].to_numpy(float) ** 2
+        return cls(
+            member, list(uniques), r, points["distance"].to_numpy(float), s2,
+            member @ (r * r / s2), member @ np.log(2 * np.pi * s2),
+        )  # fmt: skip
+
+    def log_density(self, tau: np.ndarray, power: float) -> np.ndarray:
+        """The residuals' log density at each ``τ`` of ``tau`` (one ``τ`` for every backtest)."""
+        d = np.where(self.d > 0, self.d, 1.0)
+        g = np.where(self.d > 0, d**power, 0.0)
+        a = self.member @ (g * g / self.s2)
+        b = self.member @ (self.r * g / self.s2)
+        c = np.asarray(tau, float)[:, None] ** 2
+        per = self.logdet + np.log1p(c * a) + self.q - c * b**2 / (1 + c * a)
+        return -0.5 * per.sum(axis=1)
+
+
 def fit_rate(
     points: pd.DataFrame, *, dataset: str = "ladder", group: str = "selection", seed: int = 0
 ) -> RateFit:
@@ -214,19 +305,9 @@ def fit_rate(
     column naming the backtest (points of one backtest share one ``z``).
     """
     names = sorted(points[dataset].unique())
-    # Per backtest, Σ = diag(s²) + τ² g gᵀ (g = d^p) is a rank-one update: its log density
-    # needs only A = Σ g²/s², B = Σ r g/s², Q = Σ r²/s² and log det diag(s²) (determinant
-    # lemma and Sherman-Morrison), sums over each backtest's points.
-    keys = points[[dataset, group]].astype(str).agg("\x1f".join, axis=1)
-    codes, uniques = pd.factorize(keys, sort=True)
-    member = np.zeros((len(uniques), len(points)))
-    member[codes, np.arange(len(points))] = 1.0
-    k = np.array([names.index(u.split("\x1f")[0]) for u in uniques])
-    r = (points["link_truth"] - points["link_loc"]).to_numpy()
-    d = points["distance"].to_numpy()
-    s2 = points["link_scale"].to_numpy() ** 2
-    q = member @ (r * r / s2)
-    logdet = member @ np.log(2 * np.pi * s2)
+    res = _Residuals.of(points, [dataset, group])
+    member, r, d, s2, q, logdet = res.member, res.r, res.d, res.s2, res.q, res.logdet
+    k = np.array([names.index(u.split("\x1f")[0]) for u in res.keys])
     with pm.Model(coords={"dataset": names}) as model:
         mu = pm.Normal("mu", np.log(0.02), 1.5)
         omega = pm.HalfNormal("omega", 1.0)
@@ -244,6 +325,46 @@ def fit_rate(
         )
     tree = inference.sample(model, SamplerConfig(target_accept=0.95), seed=seed, progressbar=False)
     return RateFit(tree, names)
+
+
+def ladder_term(
+    points: pd.DataFrame,
+    prior: dict[str, Any],
+    *,
+    group: str = "selection",
+    grid: int = 4001,
+) -> dict[str, Any]:
+    """The extrapolation error of *one* ladder: the population's term ``prior`` (an
+    ``[extrapolation]`` table with a LogNormal ``rate``, as the specs ship and
+    :meth:`RateFit.predictive` gives) updated by the ladder's own rung-out residuals.
+
+    ``points``: held-out points of backtests *within* the data a fit will use (rung-outs of
+    its own lower rungs, :func:`rung_out`), with ``link_*`` and ``distance`` columns and a
+    ``group`` column naming each backtest. The posterior of ``log τ`` (the prior's Normal,
+    times the residuals' density of :func:`fit_rate` at the prior's ``power``) is computed on a
+    grid and returned as a LogNormal ``rate`` with its moments; ``power`` and ``checked`` are
+    the prior's. Points at distance 0 carry no information on ``τ``: with none beyond their
+    fit the result is the prior. A ladder whose own smaller rungs already extrapolate badly
+    gets a larger ``τ``; one whose rungs extrapolate well keeps close to the population's.
+    """
+    term = ExtrapolationError.from_table(prior, where="ladder_term prior")
+    if term.rate is None or term.rate.dist != "LogNormal":
+        raise DataError(
+            f"ladder_term: the prior's rate must be a LogNormal table, got {prior.get('rate')!r}"
+        )
+    mu, sigma = float(term.rate.kwargs["mu"]), float(term.rate.kwargs["sigma"])
+    log_tau = np.linspace(mu - 6 * sigma, max(mu + 6 * sigma, np.log(10.0)), grid)
+    log_post = -0.5 * ((log_tau - mu) / sigma) ** 2
+    if len(points):
+        log_post = log_post + _Residuals.of(points, [group]).log_density(
+            np.exp(log_tau), term.power
+        )
+    w = np.exp(log_post - log_post.max())
+    w /= w.sum()
+    mean = float(w @ log_tau)
+    sd = float(np.sqrt(w @ (log_tau - mean) ** 2))
+    out = {"rate": {"dist": "LogNormal", "mu": mean, "sigma": sd}, "power": term.power}
+    return out | {"checked": term.checked}
 
 
 def coverage_with_rate(

@@ -126,6 +126,10 @@ def _prediction(fit, args: argparse.Namespace):
     grid = read_table(args.grid)
     if grid.empty:
         raise DataError(f"{args.grid}: the grid has no rows")
+    if args.extrapolation:
+        from bayes_scaling.discrepancy import read_term
+
+        fit = fit.with_extrapolation(read_term(args.extrapolation))
     options: dict = {"source": args.grid}
     if args.tasks:
         options["tasks"] = args.tasks
@@ -293,6 +297,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     figure = save_figure(cal.plot(), Path(args.out) / "calibration.png")
     print(f"wrote {figure}", file=sys.stderr)
     print(report.format_table(cal.coverage()))
+    own = cal.own_term(spec)
+    if own is not None:
+        path = Path(args.out) / "extrapolation.toml"
+        write_text(path, own.toml)
+        print(f"wrote {path}", file=sys.stderr)
+        print(own.sentence, file=sys.stderr)
     failed = cal.fits[cal.fits["status"] == "failed"]
     for _, row in failed.iterrows():
         print(f"cut-off {row['selection']} failed: {row['error']}", file=sys.stderr)

@@ -104,6 +104,12 @@ def _grid_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     )
     p.add_argument("--seed", type=int, help="seed of the predictive draws")
     p.add_argument(
+        "--extrapolation",
+        metavar="TOML",
+        help="predict with this [extrapolation] term instead of the spec's, e.g. the ladder's "
+        "own from 'calibrate --out DIR' (DIR/extrapolation.toml)",
+    )
+    p.add_argument(
         "--allow-similar",
         action="store_true",
         help="predict a group whose name is a near miss of a fitted one (e.g. RedPajama for "
@@ -228,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         required=True,
         help="folder: one fit file per cut-off (resumable), points.csv, coverage.csv, "
-        "calibration.png",
+        "calibration.png, and extrapolation.toml (the spec's extrapolation error updated by "
+        "these rung-outs: this ladder's own, for predict --extrapolation)",
     )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local worker processes (default: CPUs)")

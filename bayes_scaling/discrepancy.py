@@ -23,14 +23,19 @@ The spec declares the term as data::
 
 The shipped default is a meta-analysis of rung-out backtests on the ladders in
 ``../shared/data`` (:func:`bayes_scaling.calibrate.fit_rate`); refit it from your own ladder
-with ``bayes-scaling calibrate``. ``rate = 0`` switches the term off. Reports warn, in words,
+with ``bayes-scaling calibrate``, which also writes the ladder's own term (the spec's updated
+by the ladder's rung-outs, :func:`bayes_scaling.calibrate.ladder_term`) as a file
+:func:`read_term` reads and ``predict --extrapolation`` takes. ``rate = 0`` switches the term
+off. Reports warn, in words,
 about every prediction farther out than ``checked`` (default
 :data:`bayes_scaling.constants.CALIBRATED_DISTANCE`).
 """
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,3 +96,37 @@ def shift(kind: str, values: np.ndarray, delta: np.ndarray) -> np.ndarray:
     if not np.any(delta):
         return values
     return np.where(delta == 0, values, laws.inverse_link(kind, laws.link(kind, values) + delta))
+
+
+def read_term(path: str | Path) -> dict[str, Any]:
+    """The ``[extrapolation]`` table of a TOML file (as ``bayes-scaling calibrate`` writes
+    ``extrapolation.toml``), checked; errors name the file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the extrapolation term: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+    table = raw.get("extrapolation")
+    if not isinstance(table, dict):
+        raise SpecError(f"{path}: no [extrapolation] table (keys: {', '.join(KEYS)})")
+    ExtrapolationError.from_table(table, where=f"{path}: [extrapolation]")
+    return table
+
+
+def term_toml(table: dict[str, Any], *, note: str) -> str:
+    """``table`` (``rate`` a prior table, ``power``, ``checked``) as an ``[extrapolation]``
+    TOML table that a spec or :func:`read_term` takes, after the comment ``note``."""
+    ExtrapolationError.from_table(table, where="term_toml")
+    rate = table["rate"]
+    if isinstance(rate, dict):
+        inner = ", ".join(
+            f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {float(v):.6g}"
+            for k, v in rate.items()
+        ).replace("'", '"')
+        rate = "{" + inner + "}"
+    lines = [f"# {line}" for line in note.splitlines()]
+    lines += ["[extrapolation]", f"rate = {rate}"]
+    lines += [f"{key} = {float(table[key]):.6g}" for key in ("power", "checked") if key in table]
+    return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """Rung-out calibration of a family on every public ladder it fits, and the extrapolation error
 learned from it (issue 14). ``--family loss``: every ladder with a loss response (Gadre,
-Epoch's Chinchilla points, the OLMo ladder, the data-constrained runs, Gemstones).
+Epoch's Chinchilla points, the OLMo ladder, the data-constrained runs, Gemstones, OPT's and the
+Revisiting-scaling-laws LM curves).
 ``--family dynamics``: the checkpoint trajectories of Pythia, Gemstones and the OLMo ladder,
 cut by model size (a new size) and, on Pythia and Gemstones, by tokens (later checkpoints).
 ``--family downstream``: accuracy from loss (the sigmoid) on the OLMo ladder, Gadre's testbed
@@ -24,6 +25,9 @@ resumes).
    refitting, with the shipped rate and with the rate learned from the other ladders
    (``meta``'s leave-one-out): coverage per ladder. The task holdouts keep no fit files and
    are refitted for it (same seeds).
+4. ``own``: each ladder's own term (:func:`calibrate.ladder_term`): for every backtest, the
+   other ladders' term updated by rung-outs *within* that backtest's training runs, scored on
+   its held-out points (results ``own``, plot ``calibration_own.png``).
 """
 
 from __future__ import annotations
@@ -39,12 +43,19 @@ import pandas as pd
 from _common import RESULTS, run_parts, timer
 
 from bayes_scaling import report, transfer
-from bayes_scaling.calibrate import coverage_with_rate, fit_rate, rung_out
+from bayes_scaling.calibrate import (
+    coverage_with_rate,
+    default_cutoffs,
+    fit_rate,
+    ladder_term,
+    rung_out,
+)
 from bayes_scaling.data import load
 from bayes_scaling.data.gemstones import load_gemstones
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
 from bayes_scaling.data.paths import shared_data_dir
 from bayes_scaling.data.pythia import README_OVERRIDES, load_pythia
+from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.inference import diagnose
 from bayes_scaling.models.base import Fit
 from bayes_scaling.models.prediction import NewGroupWarning
@@ -68,6 +79,10 @@ def loss_ladders(root: Path) -> dict[str, dict]:
     blations = load(root / "hitchhiker" / "datablations_contour_losses.csv")
     # at most 4 epochs (repeats worth nearly new data, Muennighoff et al.), at least 1e9 tokens
     blations = blations.select("epochs <= 4 and tokens >= 1e9")
+    # checkpoints of one recipe, the first 10% of each run left out (Hitchhiker's guidance)
+    opt = load(root / "hitchhiker" / "opt_trajectories.csv").select("tokens >= 2.8e10")
+    revisiting = load(root / "hitchhiker" / "revisiting_lang.csv").select("tokens >= 1.5e10")
+    every_checkpoint = {"data": {"checkpoints": "all"}}
     return {
         "gadre_c4": {
             "spec": load_spec("loss_overtraining"),
@@ -92,6 +107,22 @@ def loss_ladders(root: Path) -> dict[str, dict]:
             "data": blations,
             "by": "params",
             "cutoffs": [6.2e8, 1.6e9],
+        },
+        "opt_valid": {
+            "spec": load_spec("loss_chinchilla").updated(
+                {"response": {"task": "opt_valid"}} | every_checkpoint
+            ),
+            "data": opt,
+            "by": "params",
+            "cutoffs": [6.7e9, 1.3e10],
+        },
+        "revisiting_lm": {
+            "spec": load_spec("loss_chinchilla").updated(
+                {"response": {"task": "val_loss"}} | every_checkpoint
+            ),
+            "data": revisiting,
+            "by": "params",
+            "cutoffs": [1.34e8, 2.62e8],
         },
         "gemstones_train": {
             "spec": load_spec("loss_chinchilla").updated(
@@ -361,12 +392,20 @@ def _diagnostics(tree) -> dict:
     return diagnose(tree, var_names=["mu", "omega", "log_tau", "power"]).to_dict()
 
 
+def _ladder_names(family: dict) -> set[str]:
+    ladders = family["ladders"](shared_data_dir())
+    return {lad.get("dataset", name) for name, lad in ladders.items()}
+
+
 def run_check(family: dict) -> dict:
     """The shipped specs' own prediction path on the saved rung-out fits (no refitting): with
     the shipped term (learned from every ladder) and with the term learned from the *other*
     ladders (the meta part's leave-one-out rates), next to the parametric intervals."""
     previous = RESULTS / f"{family['results']}.json"
-    lodo = json.loads(previous.read_text())["meta"]["rate_leave_one_ladder_out"]
+    meta = json.loads(previous.read_text())["meta"]
+    # a ladder the shipped term is not learned from is scored with it (all the others')
+    lodo = meta["rate_leave_one_ladder_out"]
+    lodo = {name: lodo.get(name, meta["term_all_ladders"]) for name in _ladder_names(family)}
     frames = []
     held_tasks = {}
     for name, lad in family["ladders"](shared_data_dir()).items():
@@ -440,16 +479,79 @@ def _task_check(lad: dict, folder: Path, term: dict, sampler: dict) -> dict:
     }
 
 
+def run_own(family: dict) -> dict:
+    """Each ladder's own term, honestly: for every backtest of the rungs part (a fit on the runs
+    up to a cut-off), rung-outs *within* its training runs (:func:`default_cutoffs` of them,
+    term off) update the term learned from the other ladders (meta's leave-one-out;
+    ``term_all_ladders`` for a ladder not learned from) into this ladder's
+    (:func:`ladder_term`); the held-out points above the cut-off are scored with it
+    (:func:`coverage_with_rate`), next to the other ladders' term alone. Nothing above the
+    cut-off is used, so this is what a user with only the smaller runs could have done."""
+    meta = json.loads((RESULTS / f"{family['results']}.json").read_text())["meta"]
+    lodo, everyone = meta["rate_leave_one_ladder_out"], meta["term_all_ladders"]
+    frames, terms = [], {}
+    for name, lad in family["ladders"](shared_data_dir()).items():
+        if "tasks" in lad:
+            continue
+        dataset = lad.get("dataset", name)
+        prior = lodo.get(dataset, everyone)
+        data = lad["data"] if isinstance(lad["data"], Observations) else load(lad["data"])
+        outer = report.read_labelled(workdir() / name / "points.csv")
+        spec = lad["spec"].updated(OFF)
+        for cutoff, rows in outer.groupby("cutoff", sort=True):
+            inner = data.select(f"{lad['by']} <= {cutoff!r}")
+            try:
+                cuts = default_cutoffs(spec, inner, by=lad["by"])
+            except DataError:  # too few rungs below this cut-off to backtest within them
+                cuts = []
+            points = pd.DataFrame()
+            if cuts:
+                points = rung_out(
+                    spec,
+                    inner,
+                    out=workdir() / name / f"within-{cutoff:.4g}",
+                    by=lad["by"],
+                    cutoffs=cuts,
+                    progress=False,
+                    **family["sampler"],
+                ).points
+            term = ladder_term(points, prior)
+            beyond = int((points["distance"] > 0).sum()) if len(points) else 0
+            terms[f"{dataset}:{rows['selection'].iloc[0]}"] = {
+                "within_cutoffs": cuts,
+                "within_points_beyond_fit": beyond,
+                "prior_tau_median": float(np.exp(prior["rate"]["mu"])),
+                "own_tau_median": float(np.exp(term["rate"]["mu"])),
+                "own_rate": term["rate"],
+            }
+            rows = rows.assign(ladder=dataset, backtest=name + ":" + rows["selection"])
+            rows["pit_others"] = coverage_with_rate(rows, prior, group="backtest")
+            rows["pit_own"] = coverage_with_rate(rows, term, group="backtest")
+            frames.append(rows)
+    points = pd.concat(frames, ignore_index=True)
+    fig = plot_calibration(
+        points=points, pit="pit_own", title=f"{family['title']}, rung-out: each ladder's own term"
+    )
+    save_figure(fig, RESULTS / f"{family['results']}_own.png")
+    return {
+        "terms": terms,
+        "parametric": _summary(points, "pit"),
+        "term_of_the_others": _summary(points, "pit_others"),
+        "own_term": _summary(points, "pit_own"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--family", choices=list(FAMILIES), default="loss")
-    parser.add_argument("--parts", nargs="+", default=["rungs", "meta", "check"])
+    parser.add_argument("--parts", nargs="+", default=["rungs", "meta", "check", "own"])
     args = parser.parse_args()
     family = FAMILIES[args.family]
     runners = {
         "rungs": lambda _: run_rungs(family),
         "meta": lambda _: run_meta(family),
         "check": lambda _: run_check(family),
+        "own": lambda _: run_own(family),
     }
     run_parts(family["results"], args.parts, runners)
 

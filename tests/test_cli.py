@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from bayes_scaling import cli, cli_commands, cli_parser, load_spec
+from bayes_scaling import cli, cli_commands, cli_parser, discrepancy, load_spec
 
 COMMANDS = [
     "specs",
@@ -246,7 +246,36 @@ def test_calibrate_writes_points_coverage_and_plot(data_csv, tmp_path, capsys):
     coverage = pd.read_csv(out / "coverage.csv")
     assert coverage["distance"].iloc[-1] == "all"
     assert (out / "calibration.png").stat().st_size > 10_000
-    assert "coverage_0.9" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "coverage_0.9" in captured.out
+    # the ladder's own extrapolation error, in a file predict --extrapolation takes
+    assert "This ladder's own extrapolation error" in captured.err
+    term = discrepancy.read_term(out / "extrapolation.toml")
+    assert term["rate"]["dist"] == "LogNormal" and term["power"] > 0
+
+
+def test_predict_with_another_extrapolation_term(fit_file, tmp_path, capsys):
+    grid = tmp_path / "grid.csv"
+    pd.DataFrame({"dataset": ["c4"], "params": [6.89e9], "tokens": [137.8e9]}).to_csv(grid)
+    wide = tmp_path / "wide.toml"
+    wide.write_text(
+        discrepancy.term_toml(
+            {"rate": {"dist": "LogNormal", "mu": 0.0, "sigma": 0.1}, "power": 1.0}, note="wide"
+        )
+    )
+    widths = {}
+    for name, extra in (("spec", []), ("wide", ["--extrapolation", str(wide)])):
+        out = tmp_path / f"{name}.csv"
+        args = ["predict", str(fit_file), "--grid", str(grid), "--out", str(out), *extra]
+        assert cli.main(args) == 0
+        table = pd.read_csv(out)
+        widths[name] = float((table["eti90_ub"] - table["eti90_lb"]).iloc[0])
+    assert widths["wide"] > 3 * widths["spec"]  # τ = 1 on log loss one decade out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[extrapolation]\nrate = {dist = 'LogNormal', mu = 0.0}\npace = 1\n")
+    assert cli.main(["predict", str(fit_file), "--grid", str(grid), "--extrapolation", str(bad)])
+    err = capsys.readouterr().err
+    assert str(bad) in err and "pace" in err
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 
 from bayes_scaling import Fit, load_spec
-from bayes_scaling.calibrate import coverage_with_rate, default_cutoffs, fit_rate
+from bayes_scaling.calibrate import (
+    _Residuals,
+    coverage_with_rate,
+    default_cutoffs,
+    fit_rate,
+    ladder_term,
+)
 from bayes_scaling.data.simulate import simulate_chinchilla
 from bayes_scaling.priors import SpecError
 from bayes_scaling.report import describe_predictions
@@ -154,6 +160,46 @@ def test_fit_rate_recovers_a_simulated_rate_and_calibrates_held_out_points():
     pit_off = coverage_with_rate(test, None, group="backtest")
     assert covered(pit_on[far], 0.9).mean() > 0.75
     assert covered(pit_off[far], 0.9).mean() < 0.5
+
+
+PRIOR = {"rate": {"dist": "LogNormal", "mu": float(np.log(0.02)), "sigma": 0.6}, "power": 1.0}
+
+
+def test_ladder_term_moves_the_population_term_towards_the_ladders_own_rate():
+    # no rung-out of its own (or none beyond its fit): the population's term, unchanged
+    same = ladder_term(pd.DataFrame(), PRIOR)
+    assert abs(same["rate"]["mu"] - PRIOR["rate"]["mu"]) < 1e-3
+    assert abs(same["rate"]["sigma"] - 0.6) < 1e-3 and same["power"] == 1.0
+    inside = _simulated_points(0.3, seed=4, ladders=1).assign(distance=0.0)
+    assert abs(ladder_term(inside, PRIOR, group="backtest")["rate"]["mu"] - np.log(0.02)) < 1e-3
+    # a ladder whose own smaller rungs miss by τ = 0.2 (ten times the population's) gets a
+    # larger τ, and narrower uncertainty; one that extrapolates as the population stays put
+    bad = ladder_term(_simulated_points(0.2, seed=5, ladders=1), PRIOR, group="backtest")
+    assert np.log(0.08) < bad["rate"]["mu"] < np.log(0.3) and bad["rate"]["sigma"] < 0.6
+    usual = ladder_term(_simulated_points(0.02, seed=6, ladders=1), PRIOR, group="backtest")
+    assert abs(usual["rate"]["mu"] - np.log(0.02)) < 0.6
+    # and the held-out points of that bad ladder are covered with its own term, not without
+    test = _simulated_points(0.2, seed=7, ladders=1, backtests=30)
+    far = test["distance"].to_numpy() > 0.5
+    assert covered(coverage_with_rate(test, bad, group="backtest")[far], 0.9).mean() > 0.8
+    assert covered(coverage_with_rate(test, PRIOR, group="backtest")[far], 0.9).mean() < 0.6
+    with pytest.raises(ValueError, match="LogNormal"):
+        ladder_term(pd.DataFrame(), {"rate": {"dist": "HalfNormal", "sigma": 0.1}})
+
+
+def test_residual_density_is_the_multivariate_normal_it_stands_for():
+    from scipy import stats
+
+    points = _simulated_points(0.1, seed=8, ladders=1, backtests=2)
+    res = _Residuals.of(points, ["backtest"])
+    tau, power = 0.07, 1.3
+    want = 0.0
+    for _, g in points.groupby("backtest"):
+        v = g["distance"].to_numpy() ** power
+        cov = np.diag(g["link_scale"].to_numpy() ** 2) + tau**2 * np.outer(v, v)
+        resid = (g["link_truth"] - g["link_loc"]).to_numpy()
+        want += stats.multivariate_normal(np.zeros(len(g)), cov).logpdf(resid)
+    assert np.isclose(res.log_density(np.array([tau]), power)[0], want)
 
 
 def test_default_cutoffs_leave_rungs_to_fit_and_to_predict():

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bayes_scaling.data.schema import DataError, Observations
-from bayes_scaling.data.tidy import DomainSpec, finalize, numeric_column, read_source_csv
+from bayes_scaling.data.schema import Observations
+from bayes_scaling.data.tidy import DomainSpec, finalize, numeric_column, source_csv
 
 FILE_NAME = "datablations_contour_losses.csv"
 COLUMNS = ("data", "epochs", "token_num", "openLM_loss", "num_params")
@@ -45,13 +45,7 @@ def load_datablations(path: str | Path, *, domains: DomainSpec = None) -> Observ
         If the file is missing, lacks a column, or holds a non-numeric value (naming the row
         and column).
     """
-    path = Path(path).expanduser()
-    if path.is_dir():
-        path = path / FILE_NAME
-    if not path.is_file():
-        raise DataError(f"{path}: data-constrained runs table not found")
-    raw = read_source_csv(path, COLUMNS, what="data-constrained runs")
-    source = str(path)
+    raw, source = source_csv(path, FILE_NAME, COLUMNS, what="data-constrained runs")
     names = [_name(a, i) for i, a in zip(raw.index, raw.get("model_args", ""), strict=False)]
     runs = pd.Series(names, index=raw.index)
     dup = runs.duplicated(keep=False)

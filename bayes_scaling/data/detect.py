@@ -22,9 +22,13 @@ from bayes_scaling.data.hitchhiker import FILE_NAME as HITCHHIKER_FILE
 from bayes_scaling.data.hitchhiker import load_hitchhiker_olmo
 from bayes_scaling.data.lm_eval import is_harness_result, load_lm_eval
 from bayes_scaling.data.olmo_ladder import load_olmo_ladder
+from bayes_scaling.data.opt import FILE_NAME as OPT_FILE
+from bayes_scaling.data.opt import load_opt
 from bayes_scaling.data.options import check_options, options_file, read_options
 from bayes_scaling.data.pythia import FILE_NAME as PYTHIA_FILE
 from bayes_scaling.data.pythia import load_pythia
+from bayes_scaling.data.revisiting import FILE_NAME as REVISITING_FILE
+from bayes_scaling.data.revisiting import load_revisiting
 from bayes_scaling.data.schema import REQUIRED, DataError, Observations
 from bayes_scaling.data.tidy import PARQUET_SUFFIXES, load_tidy
 
@@ -38,6 +42,8 @@ FORMATS: tuple[str, ...] = (
     "Gemstones folder or CSV (gemstones_evals_long.csv, gemstones_train_loss.csv)",
     "Hitchhiker olmo.csv ('Step', 'model_name', 'downstream/...')",
     "data-constrained runs (datablations_contour_losses.csv: 'openLM_loss', 'epochs')",
+    "OPT perplexity trajectories (opt_trajectories.csv: 'model_size', 'num_token', 'ppl')",
+    "Revisiting scaling laws, language (revisiting_lang.csv: 'Domain', 'Seen Examples')",
     "folder of lm-evaluation-harness JSON results",
     "tidy CSV/TSV/Parquet (run, params, tokens, task, metric, value)",
 )
@@ -73,6 +79,10 @@ def _csv_kind(path: Path) -> Loader | None:
         return load_hitchhiker_olmo
     if {"openLM_loss", "epochs", "num_params"} <= columns:
         return load_datablations
+    if {"model_size", "num_token", "ppl"} <= columns:
+        return load_opt
+    if {"Domain", "Task", "Model", "Seen Examples", "Loss"} <= columns:
+        return load_revisiting
     return None
 
 
@@ -89,7 +99,8 @@ def _dir_kind(path: Path) -> Loader | None:
         return load_gadre
     if is_gemstones_dir(path):
         return load_gemstones
-    for name in (PYTHIA_FILE, HITCHHIKER_FILE, CHINCHILLA_FILE, DATABLATIONS_FILE):
+    named = (PYTHIA_FILE, HITCHHIKER_FILE, CHINCHILLA_FILE, DATABLATIONS_FILE, OPT_FILE)
+    for name in (*named, REVISITING_FILE):
         if (path / name).is_file() and (loader := _csv_kind(path / name)) is not None:
             return loader
     folder = path / "ladder-runs" if (path / "ladder-runs").is_dir() else path

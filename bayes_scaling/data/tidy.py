@@ -164,6 +164,25 @@ def _known_chance(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def source_csv(
+    path: str | Path, file_name: str, columns: Sequence[str], *, what: str
+) -> tuple[pd.DataFrame, str]:
+    """A source's one CSV, given as the file or the folder holding it as ``file_name``: the
+    table (:func:`read_source_csv`) and the file's name for errors.
+
+    Raises
+    ------
+    DataError
+        If there is no such file, or as :func:`read_source_csv`.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / file_name
+    if not path.is_file():
+        raise DataError(f"{path}: {what} table not found")
+    return read_source_csv(path, columns, what=what), str(path)
+
+
 def read_source_csv(path: Path, columns: Sequence[str], *, what: str) -> pd.DataFrame:
     """A source CSV whose index is its file line numbers (for errors), with ``columns``.
 

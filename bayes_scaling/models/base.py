@@ -375,6 +375,16 @@ class Fit:
     def hash(self) -> str:
         return fit_hash(self.spec, self.data, self.seed)
 
+    def with_extrapolation(self, table: dict[str, Any]) -> Fit:
+        """This fit with another ``[extrapolation]`` term (e.g. the ladder's own, from
+        :func:`bayes_scaling.calibrate.ladder_term`). The term enters predictions only, not
+        the posterior, so the draws are the same; the spec (and so the fit's hash) records
+        the new term."""
+        raw = {**self.spec.raw, "extrapolation": dict(table)}  # the whole table replaced
+        return Fit(
+            ModelSpec.from_dict(raw, source=self.spec.source), self.data, self.tree, self.seed
+        )
+
     # --- checks and tables ----------------------------------------------------------------
     def diagnostics(self) -> inference.Diagnostics:
         names = [v for v in self.posterior.data_vars if self.posterior[v].ndim <= 3]
