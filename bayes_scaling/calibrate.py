@@ -36,6 +36,8 @@ from bayes_scaling.plots.calibration import plot_calibration
 from bayes_scaling.spec import ModelSpec, SamplerConfig, load_spec
 from bayes_scaling.validate import DISTANCE_BINS, LEVELS, Backtest, coverage_table
 
+#: Held-out points nearer their fit than this (decades) do not inform a ladder's own term.
+MIN_TERM_DISTANCE = 0.1
 #: Ladder columns a rung-out can cut on.
 BY = ("params", "flops", "tokens")
 
@@ -78,7 +80,7 @@ class Calibration:
             return None
         prior = spec.section("extrapolation")
         table = ladder_term(self.points, prior, group="selection")
-        beyond = int((self.points["distance"] > 0).sum())
+        beyond = int((self.points["distance"] >= MIN_TERM_DISTANCE).sum())
         return LadderTerm(table, prior, beyond, spec.name)
 
     def plot(self, *, levels: Sequence[float] = LEVELS):
@@ -110,8 +112,9 @@ class LadderTerm:
         own, prior = self.tau
         return (
             f"This ladder's own extrapolation error: τ ≈ {own:.3g} one decade out on the link "
-            f"scale ({self.spec}'s: {prior:.3g}), from {self.points} held-out points beyond "
-            "their fit; predict with it through predict --extrapolation extrapolation.toml."
+            f"scale ({self.spec}'s: {prior:.3g}), from {self.points} held-out points at least "
+            f"{MIN_TERM_DISTANCE:g} decades beyond their fit; predict with it through predict "
+            "--extrapolation extrapolation.toml."
         )
 
     @property
@@ -332,6 +335,7 @@ def ladder_term(
     prior: dict[str, Any],
     *,
     group: str = "selection",
+    min_distance: float = MIN_TERM_DISTANCE,
     grid: int = 4001,
 ) -> dict[str, Any]:
     """The extrapolation error of *one* ladder: the population's term ``prior`` (an
@@ -343,9 +347,12 @@ def ladder_term(
     ``group`` column naming each backtest. The posterior of ``log τ`` (the prior's Normal,
     times the residuals' density of :func:`fit_rate` at the prior's ``power``) is computed on a
     grid and returned as a LogNormal ``rate`` with its moments; ``power`` and ``checked`` are
-    the prior's. Points at distance 0 carry no information on ``τ``: with none beyond their
-    fit the result is the prior. A ladder whose own smaller rungs already extrapolate badly
-    gets a larger ``τ``; one whose rungs extrapolate well keeps close to the population's.
+    the prior's. Only points at least ``min_distance`` decades beyond their fit inform
+    ``τ``: closer, the term is at most ``τ·min_distance^p``, so a miss there says that the
+    run-to-run noise is off, not the extrapolation (on Gemstones, whose lower rungs are nine
+    sizes within 0.2 decades, such points made ``τ`` twenty times the population's). With no
+    such point the result is the prior. A ladder whose own smaller rungs already extrapolate
+    badly gets a larger ``τ``; one whose rungs extrapolate well a smaller one.
     """
     term = ExtrapolationError.from_table(prior, where="ladder_term prior")
     if term.rate is None or term.rate.dist != "LogNormal":
@@ -355,6 +362,7 @@ def ladder_term(
     mu, sigma = float(term.rate.kwargs["mu"]), float(term.rate.kwargs["sigma"])
     log_tau = np.linspace(mu - 6 * sigma, max(mu + 6 * sigma, np.log(10.0)), grid)
     log_post = -0.5 * ((log_tau - mu) / sigma) ** 2
+    points = points[points["distance"] >= min_distance] if len(points) else points
     if len(points):
         log_post = log_post + _Residuals.of(points, [group]).log_density(
             np.exp(log_tau), term.power

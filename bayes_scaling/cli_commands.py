@@ -126,16 +126,24 @@ def _prediction(fit, args: argparse.Namespace):
     grid = read_table(args.grid)
     if grid.empty:
         raise DataError(f"{args.grid}: the grid has no rows")
-    if args.extrapolation:
-        from bayes_scaling.discrepancy import read_term
-
-        fit = fit.with_extrapolation(read_term(args.extrapolation))
     options: dict = {"source": args.grid}
     if args.tasks:
         options["tasks"] = args.tasks
     if args.loss_fit:
         options["loss_fit"] = _loss_fits(args.loss_fit)
     return fit.predict(grid, seed=args.seed, allow_similar=args.allow_similar, **options)
+
+
+def _load_fit(args: argparse.Namespace):
+    """The fit file ``args.fit``, with the term of ``--extrapolation`` when given."""
+    from bayes_scaling.models.base import Fit
+
+    fit = Fit.load(args.fit)
+    if args.extrapolation:
+        from bayes_scaling.discrepancy import read_term
+
+        fit = fit.with_extrapolation(read_term(args.extrapolation))
+    return fit
 
 
 def _loss_fits(path: str):
@@ -157,9 +165,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from bayes_scaling import report
-    from bayes_scaling.models.base import Fit
 
-    fit = Fit.load(args.fit)
+    fit = _load_fit(args)
     prediction = _prediction(fit, args)
     table = prediction.table(ci=args.ci)
     if args.average:
@@ -173,12 +180,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bayes_scaling.models.base import Fit
     from bayes_scaling.report_page import write_report
 
     out = Path(args.out)
     _check_out(args.out)
-    fit = Fit.load(args.fit)
+    fit = _load_fit(args)
     prediction = _prediction(fit, args) if args.grid else None
     backtest = _backtest_table(args.backtest) if args.backtest else None
     write_report(fit, out, prediction=prediction, backtest=backtest, ci=args.ci)

@@ -44,6 +44,7 @@ from _common import RESULTS, run_parts, timer
 
 from bayes_scaling import report, transfer
 from bayes_scaling.calibrate import (
+    MIN_TERM_DISTANCE,
     coverage_with_rate,
     default_cutoffs,
     fit_rate,
@@ -516,10 +517,10 @@ def run_own(family: dict) -> dict:
                     **family["sampler"],
                 ).points
             term = ladder_term(points, prior)
-            beyond = int((points["distance"] > 0).sum()) if len(points) else 0
+            beyond = int((points["distance"] >= MIN_TERM_DISTANCE).sum()) if len(points) else 0
             terms[f"{dataset}:{rows['selection'].iloc[0]}"] = {
                 "within_cutoffs": cuts,
-                "within_points_beyond_fit": beyond,
+                "within_points_informing": beyond,
                 "prior_tau_median": float(np.exp(prior["rate"]["mu"])),
                 "own_tau_median": float(np.exp(term["rate"]["mu"])),
                 "own_rate": term["rate"],

@@ -170,8 +170,11 @@ def test_ladder_term_moves_the_population_term_towards_the_ladders_own_rate():
     same = ladder_term(pd.DataFrame(), PRIOR)
     assert abs(same["rate"]["mu"] - PRIOR["rate"]["mu"]) < 1e-3
     assert abs(same["rate"]["sigma"] - 0.6) < 1e-3 and same["power"] == 1.0
-    inside = _simulated_points(0.3, seed=4, ladders=1).assign(distance=0.0)
+    inside = _simulated_points(0.3, seed=4, ladders=1).assign(distance=0.05)
     assert abs(ladder_term(inside, PRIOR, group="backtest")["rate"]["mu"] - np.log(0.02)) < 1e-3
+    # misses far beyond their parametric spread, 0.05 decades out: counted only when asked
+    moved = ladder_term(inside, PRIOR, group="backtest", min_distance=0.0)
+    assert moved["rate"]["mu"] > np.log(0.02) + 1.0
     # a ladder whose own smaller rungs miss by τ = 0.2 (ten times the population's) gets a
     # larger τ, and narrower uncertainty; one that extrapolates as the population stays put
     bad = ladder_term(_simulated_points(0.2, seed=5, ladders=1), PRIOR, group="backtest")
