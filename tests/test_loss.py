@@ -185,6 +185,23 @@ def test_too_few_runs_for_the_pooling(small_testbed):
         model_for("loss_overtraining", data)
 
 
+def test_a_runs_checkpoints_are_points_of_the_law():
+    rows = [
+        {"run": f"r{n:g}", "params": n, "tokens": d, "task": "val", "metric": "loss",
+         "value": 2.0 + 400 / n**0.34 + 410 / d**0.28}
+        for n in (1e8, 3e8, 1e9)
+        for d in (2e9, 4e9, 8e9, 16e9)
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    spec = load_spec("loss_chinchilla").updated(
+        {"response": {"task": "val"}, "data": {"checkpoints": "all"}}
+    )
+    model_for(spec, Observations.from_frame(frame, source="curves.csv"))  # 12 points, 3 runs
+    final = frame.groupby("run").tail(1)
+    with pytest.raises(DataError, match=r"3 distinct \(N, D\) point\(s\) of 3 run\(s\)"):
+        model_for(spec, Observations.from_frame(final, source="final.csv"))
+
+
 def test_partial_pooling_needs_two_groups(small_testbed):
     data = small_testbed.observations.where(dataset="c4")
     with pytest.raises(DataError, match="data have one group"):

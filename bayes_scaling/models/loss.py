@@ -173,10 +173,13 @@ class LossModel(ScalingModel):
                 f"at least {need} needed "
                 f"when {[p.name for p in varying]} vary by {self.group_col!r}"
             )
-        if self.table["run"].nunique() <= len(self.form.params):
+        # each distinct (N, D) is one point of the law: a run's checkpoints count as several
+        points = len(self.table[["params", "tokens"]].drop_duplicates())
+        if points <= len(self.form.params):
             raise DataError(
-                f"{self.data.source}: {self.table['run'].nunique()} run(s) cannot determine "
-                f"the {len(self.form.params)} parameters of the {self.spec.form} law"
+                f"{self.data.source}: {points} distinct (N, D) point(s) of "
+                f"{self.table['run'].nunique()} run(s) cannot determine the "
+                f"{len(self.form.params)} parameters of the {self.spec.form} law"
             )
 
     # --- model ----------------------------------------------------------------------------
