@@ -80,10 +80,13 @@ def loss_ladders(root: Path) -> dict[str, dict]:
     blations = load(root / "hitchhiker" / "datablations_contour_losses.csv")
     # at most 4 epochs (repeats worth nearly new data, Muennighoff et al.), at least 1e9 tokens
     blations = blations.select("epochs <= 4 and tokens >= 1e9")
-    # checkpoints of one recipe, the first 10% of each run left out (Hitchhiker's guidance)
-    opt = load(root / "hitchhiker" / "opt_trajectories.csv").select("tokens >= 2.8e10")
-    revisiting = load(root / "hitchhiker" / "revisiting_lang.csv").select("tokens >= 1.5e10")
-    every_checkpoint = {"data": {"checkpoints": "all"}}
+    # curves of one recipe: 7 checkpoints per run, log-spaced after its first 10%
+    # (Hitchhiker's guidance), as Gemstones'
+    opt = load(root / "hitchhiker" / "opt_trajectories.csv")
+    revisiting = load(root / "hitchhiker" / "revisiting_lang.csv")
+    every_checkpoint = {
+        "data": {"checkpoints": "all", "drop_first_fraction": 0.1, "max_checkpoints": 7}
+    }
     return {
         "gadre_c4": {
             "spec": load_spec("loss_overtraining"),

@@ -196,7 +196,12 @@ def test_a_runs_checkpoints_are_points_of_the_law():
     spec = load_spec("loss_chinchilla").updated(
         {"response": {"task": "val"}, "data": {"checkpoints": "all"}}
     )
-    model_for(spec, Observations.from_frame(frame, source="curves.csv"))  # 12 points, 3 runs
+    model = model_for(spec, Observations.from_frame(frame, source="curves.csv"))
+    assert len(model.table) == 12  # 12 points, 3 runs
+    # the [data] checkpoint keys mean what they mean in every family
+    thin = spec.updated({"data": {"max_checkpoints": 2, "min_tokens": 3e9}})
+    kept = model_for(thin, Observations.from_frame(frame, source="curves.csv")).table
+    assert sorted(set(kept["tokens"])) == [4e9, 16e9] and len(kept) == 6
     final = frame.groupby("run").tail(1)
     with pytest.raises(DataError, match=r"3 distinct \(N, D\) point\(s\) of 3 run\(s\)"):
         model_for(spec, Observations.from_frame(final, source="final.csv"))

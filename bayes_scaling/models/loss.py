@@ -26,6 +26,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayes_scaling import baselines, hierarchy, laws
+from bayes_scaling.checkpoints import CHECKPOINT_KEYS
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hierarchy import Level
 from bayes_scaling.likelihoods import LIKELIHOODS
@@ -76,7 +77,7 @@ class LossModel(ScalingModel):
     spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
         "response": {"metric": "loss", "task": None},
         "groups": {"by": "dataset", "min_runs": None},
-        "data": {"checkpoints": "final", "datasets": None},
+        "data": {"checkpoints": "final", "datasets": None, **CHECKPOINT_KEYS},
         "likelihood": {
             "kind": "student_t",
             "nu": 4.0,
@@ -146,6 +147,8 @@ class LossModel(ScalingModel):
             )
         if self.option("data.checkpoints") == "final":
             rows = rows.loc[rows.groupby(["run", "task"], sort=False)["tokens"].idxmax()]
+        else:
+            rows = self.selected_checkpoints(rows)
         out = rows[["run", "params", "tokens"]].copy()
         group_col = self.group_col
         if group_col in rows.columns and rows[group_col].notna().all():
