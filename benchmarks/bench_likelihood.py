@@ -1,7 +1,7 @@
 """The beta-binomial's per-group log-gammas (issue 13, item 2): cost per gradient, side by side.
 
 Run: ``.venv/bin/python benchmarks/bench_likelihood.py [--fits error_sigmoid_46 pythia_dynamics]
-[--repeats 2] [--draws 150]`` → ``benchmarks/results/likelihood.json``.
+[--repeats 2] [--draws 150] [--parts grouped share]`` → ``benchmarks/results/likelihood.json``.
 
 The shipped term (``likelihoods.BetaBinomial`` given ``groups``) computes ``ln Γ(κ) − ln Γ(n + κ)``
 once per (task, n) pair; PyMC's ``BetaBinomial`` computes it on every row. For each fit both
@@ -9,17 +9,24 @@ graphs are built from the same model; the record gives their largest log-density
 at 20 random points (they must be the same function) and, from one nutpie chain of each run
 alternately on the same seed, the core time per leapfrog step (``us_per_gradient``, compile
 excluded) and its ratio.
+
+``--parts share``: where a gradient's time goes. The fit's log density and gradient are compiled
+(numba, as nutpie does) with the shipped noise model and, on the same law, with a binomial and
+with a normal one, and timed at the initial point without a sampler (``us_per_logp_grad``,
+median of ``--evals`` calls): the difference is what the noise model costs per gradient.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
 import numpy as np
 import nutpie
-from _common import write_results
+import pytensor
+from _common import RESULTS, write_results
 from bench_speed import FITS
 
 from bayes_scaling import likelihoods
@@ -53,14 +60,62 @@ def _us_per_gradient(pm_model, draws: int) -> tuple[float, float]:
     return 1e6 * seconds / steps, compile_seconds
 
 
+def _logp_grad_us(pm_model, evals: int) -> float:
+    """Median µs of one compiled log density + gradient call at the initial point."""
+    point = pm_model.initial_point()
+    values = pm_model.value_vars
+    logp = pm_model.logp()
+    fn = pytensor.function(
+        values, [logp, *pytensor.grad(logp, values)], mode="NUMBA", on_unused_input="ignore"
+    )
+    fn.trust_input = True
+    args = [np.asarray(point[v.name]) for v in values]
+    fn(*args)
+    times = []
+    for _ in range(evals):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return round(1e6 * statistics.median(times), 1)
+
+
+def noise_share(names: list[str], evals: int) -> dict:
+    root = shared_data_dir()
+    out: dict = {"evals": evals}
+    for name in names:
+        model = FITS[name](root)
+        shipped = model.noise_model.name
+        row = {"rows": len(model.table), "shipped": shipped}
+        for kind in (shipped, "binomial", "normal"):
+            model.noise_model = likelihoods.LIKELIHOODS[kind]
+            row[f"us_per_logp_grad_{kind}"] = _logp_grad_us(model.build(), evals)
+        share = 1 - row["us_per_logp_grad_normal"] / row[f"us_per_logp_grad_{shipped}"]
+        row["noise_model_share"] = round(share, 3)
+        out[name] = row
+        print(name, row)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fits", nargs="+", default=["error_sigmoid_46", "pythia_dynamics"])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--draws", type=int, default=150, help="draws and tuning steps, one chain")
+    ap.add_argument("--parts", nargs="+", choices=["grouped", "share"], default=["grouped"])
+    ap.add_argument("--evals", type=int, default=500, help="calls timed per graph (share)")
     args = ap.parse_args()
     root = shared_data_dir()
+    path = RESULTS / "likelihood.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    previous.pop("environment", None)
+    if "share" in args.parts:
+        previous["noise_share"] = noise_share(args.fits, args.evals)
+        write_results("likelihood", previous)
+    if "grouped" not in args.parts:
+        return
     results: dict = {"draws": args.draws, "repeats": args.repeats}
+    if "noise_share" in previous:
+        results["noise_share"] = previous["noise_share"]
     for name in args.fits:
         model = FITS[name](root)
         graphs = {v: _build(model, v) for v in ("per_row", "grouped")}
