@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,27 @@ CHECKPOINT_KEYS = {
     "max_checkpoints": 0,
     "checkpoint_spacing": "log",
 }
+
+
+#: ``[data] checkpoints``: each run's last checkpoint, or those the keys above keep.
+MODES = ("final", "all")
+
+
+def checkpoint_mode(how: Any, *, where: str) -> str:
+    """``[data] checkpoints``, checked: one of :data:`MODES` (with ``"final"`` the other keys
+    have nothing to choose from and are not read).
+
+    Raises
+    ------
+    SpecError
+        Naming ``where`` when ``how`` is not one of :data:`MODES`.
+    """
+    if how not in MODES:
+        raise SpecError(
+            f"{where} checkpoints must be one of {MODES} (got {how!r}; drop_first_fraction "
+            "drops each run's first checkpoints)"
+        )
+    return how
 
 
 def select_checkpoints(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayes_scaling import DataError, Fit, FitFileError, fit, load_spec
+from bayes_scaling import DataError, Fit, FitFileError, SpecError, fit, load_spec
 from bayes_scaling.data.schema import Observations
 from bayes_scaling.data.simulate import simulate_chinchilla
 from bayes_scaling.models import model_for
@@ -202,6 +202,9 @@ def test_a_runs_checkpoints_are_points_of_the_law():
     thin = spec.updated({"data": {"max_checkpoints": 2, "min_tokens": 3e9}})
     kept = model_for(thin, Observations.from_frame(frame, source="curves.csv")).table
     assert sorted(set(kept["tokens"])) == [4e9, 16e9] and len(kept) == 6
+    with pytest.raises(SpecError, match="checkpoints must be one of"):
+        last = spec.updated({"data": {"checkpoints": "last"}})
+        model_for(last, Observations.from_frame(frame, source="c"))
     final = frame.groupby("run").tail(1)
     with pytest.raises(DataError, match=r"3 distinct \(N, D\) point\(s\) of 3 run\(s\)"):
         model_for(spec, Observations.from_frame(final, source="final.csv"))

@@ -31,7 +31,7 @@ import xarray as xr
 
 from bayes_scaling import discrepancy, fitfile, inference
 from bayes_scaling.chains import fit_chains
-from bayes_scaling.checkpoints import select_checkpoints
+from bayes_scaling.checkpoints import checkpoint_mode, select_checkpoints
 from bayes_scaling.constants import CI_PROB
 from bayes_scaling.data.schema import DataError, Observations
 from bayes_scaling.hashing import arrays_digest, digest
@@ -123,6 +123,11 @@ class ScalingModel(ABC):
         if key not in declared:
             raise KeyError(f"{type(self).__name__} declares no [{section}] key {key!r}")
         return self.spec.get(dotted, declared[key])
+
+    def checkpoint_mode(self) -> str:
+        """``[data] checkpoints``, ``"final"`` or ``"all"`` (checked)."""
+        where = f"{self.spec.source}: [data]"
+        return checkpoint_mode(self.option("data.checkpoints"), where=where)
 
     def selected_checkpoints(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The checkpoints of ``rows`` the spec's ``[data]`` keeps

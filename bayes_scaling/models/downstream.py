@@ -88,7 +88,6 @@ FORMS = {
 }
 #: The spec's ``[likelihood] kind`` (:mod:`bayes_scaling.likelihoods`) a downstream fit takes.
 KINDS = ("binomial", "beta_binomial", "beta", "student_t")
-_CHECKPOINTS = ("final", "all")
 
 
 class DownstreamModel(ScalingModel):
@@ -265,13 +264,7 @@ class DownstreamModel(ScalingModel):
     def _checkpoints(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Each run's last checkpoint (``[data] checkpoints = "final"``), or the checkpoints
         :mod:`bayes_scaling.checkpoints` keeps (``"all"``)."""
-        how = self.option("data.checkpoints")
-        if how not in _CHECKPOINTS:
-            raise SpecError(
-                f"{self.spec.source}: [data] checkpoints must be one of {_CHECKPOINTS} (got "
-                f"{how!r}; drop_first_fraction drops each run's first checkpoints)"
-            )
-        if how == "final":
+        if self.checkpoint_mode() == "final":
             return rows[rows["tokens"] == rows.groupby("run")["tokens"].transform("max")]
         return self.selected_checkpoints(rows)
 

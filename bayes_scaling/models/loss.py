@@ -145,7 +145,7 @@ class LossModel(ScalingModel):
                 f"{data.source}: no rows with task={absent[0]!r} and metric={metric!r} "
                 f"(the spec's [response]); tasks with that metric: {have[:20]}"
             )
-        if self.option("data.checkpoints") == "final":
+        if self.checkpoint_mode() == "final":
             rows = rows.loc[rows.groupby(["run", "task"], sort=False)["tokens"].idxmax()]
         else:
             rows = self.selected_checkpoints(rows)
