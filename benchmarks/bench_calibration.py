@@ -87,6 +87,12 @@ def loss_ladders(root: Path) -> dict[str, dict]:
     every_checkpoint = {
         "data": {"checkpoints": "all", "drop_first_fraction": 0.1, "max_checkpoints": 7}
     }
+
+    def curves(task: str, data, cutoffs: list[float]) -> dict:
+        """A ladder of loss curves, one Chinchilla law over their thinned checkpoints."""
+        spec = load_spec("loss_chinchilla").updated({"response": {"task": task}} | every_checkpoint)
+        return {"spec": spec, "data": data, "by": "params", "cutoffs": cutoffs}
+
     return {
         "gadre_c4": {
             "spec": load_spec("loss_overtraining"),
@@ -112,22 +118,8 @@ def loss_ladders(root: Path) -> dict[str, dict]:
             "by": "params",
             "cutoffs": [6.2e8, 1.6e9],
         },
-        "opt_valid": {
-            "spec": load_spec("loss_chinchilla").updated(
-                {"response": {"task": "opt_valid"}} | every_checkpoint
-            ),
-            "data": opt,
-            "by": "params",
-            "cutoffs": [6.7e9, 1.3e10],
-        },
-        "revisiting_lm": {
-            "spec": load_spec("loss_chinchilla").updated(
-                {"response": {"task": "val_loss"}} | every_checkpoint
-            ),
-            "data": revisiting,
-            "by": "params",
-            "cutoffs": [1.34e8, 2.62e8],
-        },
+        "opt_valid": curves("opt_valid", opt, [6.7e9, 1.3e10]),
+        "revisiting_lm": curves("val_loss", revisiting, [1.34e8, 2.62e8]),
         "gemstones_train": {
             "spec": load_spec("loss_chinchilla").updated(
                 {"response": {"task": "train_loss"}, "data": {"checkpoints": "all"}}
