@@ -14,6 +14,10 @@ proportion ``center`` (clipped to ``[P_MIN, 1 - P_MIN]``); ``noise`` is the Beta
 is unknown (NaN) draws the beta-binomial's proportion without the binomial step (its limit of
 many items). ``student_t`` and ``normal`` observe a real ``y`` around ``center`` with scale
 ``noise`` (σ) and, for ``student_t``, ``nu`` degrees of freedom (a number or one per draw).
+``frontier`` is the stochastic frontier of production economics: ``y = center + v + u``,
+``v ~ Normal(0, σ)``, ``u ~ Exponential`` with mean ``nu`` (PyMC's ``ExGaussian``): ``center``
+is the best a run can reach and ``u ≥ 0`` how far a run falls short of it (an under-tuned run
+is worse than the law, never better).
 """
 
 from __future__ import annotations
@@ -213,6 +217,19 @@ class Normal(Likelihood):
         return stats.norm.logpdf(y, loc=center, scale=noise)
 
 
+class Frontier(Likelihood):
+    def term(self, name, center, noise, y, *, n=None, nu=None, dims=None, groups=None):
+        return pm.ExGaussian(name, mu=center, sigma=noise, nu=nu, observed=y, dims=dims)
+
+    def draw(self, center, noise, rng, *, n=None, nu=None):
+        center = np.asarray(center, dtype="float64")
+        shortfall = rng.exponential(np.broadcast_to(nu, center.shape))
+        return center + noise * rng.standard_normal(center.shape) + shortfall
+
+    def logpdf(self, y, center, noise, *, n=None, nu=None):
+        return stats.exponnorm.logpdf(y, np.asarray(nu) / noise, loc=center, scale=noise)
+
+
 #: The spec's ``[likelihood] kind`` → its noise model.
 LIKELIHOODS: dict[str, Likelihood] = {
     lik.name: lik
@@ -222,5 +239,6 @@ LIKELIHOODS: dict[str, Likelihood] = {
         Beta("beta", "kappa", False),
         StudentT("student_t", "sigma", False),
         Normal("normal", "sigma", False),
+        Frontier("frontier", "sigma", False),
     )
 }

@@ -1,7 +1,7 @@
 """Rung-out calibration of a family on every public ladder it fits, and the extrapolation error
 learned from it (issue 14). ``--family loss``: every ladder with a loss response (Gadre,
 Epoch's Chinchilla points, the OLMo ladder, the data-constrained runs, Gemstones, OPT's and the
-Revisiting-scaling-laws LM curves).
+Revisiting-scaling-laws LM curves, T5 on the Pile).
 ``--family dynamics``: the checkpoint trajectories of Pythia, Gemstones and the OLMo ladder,
 cut by model size (a new size) and, on Pythia and Gemstones, by tokens (later checkpoints).
 ``--family downstream``: accuracy from loss (the sigmoid) on the OLMo ladder, Gadre's testbed
@@ -28,6 +28,10 @@ resumes).
 4. ``own``: each ladder's own term (:func:`calibrate.ladder_term`): for every backtest, the
    other ladders' term updated by rung-outs *within* that backtest's training runs, scored on
    its held-out points (results ``own``, plot ``calibration_own.png``).
+5. ``frontier`` (loss): the same backtests refitted with ``[likelihood] kind = "frontier"``
+   (the law as the frontier of the best-tuned runs, each run above it by a shortfall) and the
+   shipped term, scored on the same held-out points next to ``check``'s Student-t figures
+   (results ``frontier``, plot ``calibration_frontier.png``).
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ def loss_ladders(root: Path) -> dict[str, dict]:
     # (Hitchhiker's guidance), as Gemstones'
     opt = load(root / "hitchhiker" / "opt_trajectories.csv")
     revisiting = load(root / "hitchhiker" / "revisiting_lang.csv")
+    t5 = load(root / "hitchhiker" / "t5_pile.csv")
     every_checkpoint = {
         "data": {"checkpoints": "all", "drop_first_fraction": 0.1, "max_checkpoints": 7}
     }
@@ -120,6 +125,7 @@ def loss_ladders(root: Path) -> dict[str, dict]:
         },
         "opt_valid": curves("opt_valid", opt, [6.7e9, 1.3e10]),
         "revisiting_lm": curves("val_loss", revisiting, [1.34e8, 2.62e8]),
+        "t5_pile": curves("t5_pile_valid", t5, [8e8, 3e9]),
         "gemstones_train": {
             "spec": load_spec("loss_chinchilla").updated(
                 {"response": {"task": "train_loss"}, "data": {"checkpoints": "all"}}
@@ -537,6 +543,61 @@ def run_own(family: dict) -> dict:
     }
 
 
+#: The frontier noise model (``likelihood.Frontier``) in place of the Student-t.
+FRONTIER = {"likelihood": {"kind": "frontier"}}
+
+
+def run_frontier(family: dict) -> dict:
+    """Every loss backtest refitted with the frontier likelihood and the shipped term: coverage
+    and point error per ladder, beside the Student-t fits' (``check`` and the rungs' points)."""
+    check = json.loads((RESULTS / f"{family['results']}.json").read_text())["check"]
+    frames, fits = [], {}
+    for name, lad in family["ladders"](shared_data_dir()).items():
+        cal = rung_out(
+            lad["spec"].updated(FRONTIER),
+            lad["data"],
+            out=workdir() / name / "frontier",
+            by=lad["by"],
+            cutoffs=lad["cutoffs"],
+            progress=False,
+            **family["sampler"],
+        )
+        fits[name] = (
+            cal.fits[["selection", "wall_time", "rhat_max", "divergences"]]
+            .assign(wall_time=lambda f: f["wall_time"].round(1))
+            .to_dict(orient="records")
+        )
+        key = ["cutoff", "run", "tokens", "truth"]
+        student = report.read_labelled(workdir() / name / "points.csv").sort_values(key)
+        points = cal.points.sort_values(key).assign(ladder=lad.get("dataset", name))
+        same = np.array_equal(points[key[-1]].to_numpy(), student[key[-1]].to_numpy())
+        if not same:
+            raise RuntimeError(f"{name}: the frontier and Student-t held-out points differ")
+        points["rel_error_student_t"] = student["rel_error"].to_numpy()
+        frames.append(points)
+    points = pd.concat(frames, ignore_index=True)
+    fig = plot_calibration(
+        points=points, pit="pit", title=f"{family['title']}, rung-out: frontier likelihood"
+    )
+    save_figure(fig, RESULTS / f"{family['results']}_frontier.png")
+    errors = {}
+    for ladder, g in points.groupby("ladder"):
+        errors[ladder] = {
+            "median_rel_error_frontier": float(g["rel_error"].median()),
+            "median_rel_error_student_t": float(g["rel_error_student_t"].median()),
+            **{
+                f"median_rel_error_{b}": float(g[f"baseline_{b}_rel_error"].median())
+                for b in ("curve_fit", "huber")
+            },
+        }
+    return {
+        "fits": fits,
+        "frontier": _summary(points, "pit"),
+        "student_t_check": {k: check[k] for k in ("per_ladder", "pooled", "by_distance")},
+        "point_error": errors,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--family", choices=list(FAMILIES), default="loss")
@@ -548,6 +609,7 @@ def main() -> None:
         "meta": lambda _: run_meta(family),
         "check": lambda _: run_check(family),
         "own": lambda _: run_own(family),
+        "frontier": lambda _: run_frontier(family),
     }
     run_parts(family["results"], args.parts, runners)
 

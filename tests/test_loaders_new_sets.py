@@ -136,3 +136,64 @@ def test_revisiting_reads_the_lm_rows_without_clipped_or_repeated_points(tmp_pat
     nmt_only.write_text("\n".join(REVISITING.splitlines()[:2]) + "\n")
     with pytest.raises(DataError, match="no rows with Domain 'LM'"):
         load(nmt_only)
+
+
+def _gin(emb_dim: int, batch: int = 8) -> str:
+    """A t5x gin config cell as the source writes it: line breaks as the characters ``\\n``."""
+    lines = [
+        "from __gin__ import dynamic_registration",
+        f"    BATCH_SIZE = {batch}",
+        "    TASK_FEATURE_LENGTHS = {'inputs': 16, 'targets': 4}",
+        "    network.T5Config.emb_dim = " + str(emb_dim),
+        "    network.T5Config.head_dim = 32",
+        "    network.T5Config.logits_via_embedding = False",
+        "    network.T5Config.mlp_activations = ('gelu', 'linear')",
+        "    network.T5Config.mlp_dim = 128",
+        "    network.T5Config.num_decoder_layers = 2",
+        "    network.T5Config.num_encoder_layers = 2",
+        "    network.T5Config.num_heads = 2",
+        "    network.T5Config.vocab_size = 100",
+    ]
+    return '"' + "\\n".join(lines) + '"'
+
+
+def _t5_csv(*rows: str) -> str:
+    return "\n".join(["model_name,steps,loss,val_perplexity,config", *rows]) + "\n"
+
+
+T5_ROWS = (
+    f"tiny,0,9.0,1.9,{_gin(64)}",
+    f"tiny,10,-1.0,1.5,{_gin(64)}",
+    "tiny,20,-1.1,1.4,",
+    f"small,10,-1.2,1.3,{_gin(128)}",
+)
+
+
+def test_t5_pile_sizes_and_tokens_come_from_the_gin_config(tmp_path: Path) -> None:
+    (tmp_path / "t5_pile.csv").write_text(_t5_csv(*T5_ROWS))
+    f = load(tmp_path).frame.sort_values(["params", "step"]).reset_index(drop=True)
+    assert list(f["run"]) == ["T5-tiny", "T5-tiny", "T5-small"]  # step 0 is before training
+    # embeddings 2·100·64, per encoder layer 4·64·64 + 3·64·128, per decoder layer 8·64·64 + ...
+    assert f["params"].iloc[0] == 2 * 100 * 64 + 2 * (4 * 64 * 64 + 3 * 64 * 128) + 2 * (
+        8 * 64 * 64 + 3 * 64 * 128
+    )
+    assert list(f["tokens"]) == [10 * 8 * 16, 20 * 8 * 16, 10 * 8 * 16]
+    assert f["value"].iloc[1] == pytest.approx(0.33647, abs=1e-5)  # ln 1.4
+    assert set(f["task"]) == {"t5_pile_valid"} and set(f["metric"]) == {"loss"}
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ((*T5_ROWS[:3], "small,10,-1.2,1.3,"), r"no row of model\(s\) \['small'\] holds a gin"),
+        ((*T5_ROWS, f"tiny,30,-1.2,1.3,{_gin(64, batch=16)}"), r"line 6.*\['BATCH_SIZE'\]"),
+        ((*T5_ROWS[:3], "small,10,-1.2,0.9,"), r"line 5, column 'val_perplexity': 0.9"),
+        ((*T5_ROWS[:3], f"small,10,-1.2,1.3,{_gin(64).replace('BATCH', 'B')}"), "no BATCH_SIZE"),
+    ],
+)
+def test_t5_pile_bad_input_names_line_and_what(tmp_path: Path, rows, message: str) -> None:
+    path = tmp_path / "t5_pile.csv"
+    path.write_text(_t5_csv(*rows))
+    with pytest.raises(DataError, match=message) as err:
+        load(path)
+    assert str(path) in str(err.value)

@@ -354,3 +354,29 @@ def test_rank_figure_shows_the_least_converged_series(tiny_loss_fit):
     )
     with pytest.raises(DataError, match="rank plots compare chains, and this fit has 1"):
         plot_ranks(fit=one_chain)
+
+
+def test_frontier_likelihood_puts_the_law_under_the_runs():
+    # runs short of the law by an exponential shortfall (mean 3% of loss), little other noise:
+    # the frontier law runs along their lower edge, a Student-t law through their middle, and
+    # the frontier's new runs sit above its law by about the shortfall
+    sim = simulate_chinchilla(n_runs=40, sigma=0.002, nu=None, seed=3)
+    frame = sim.observations.frame.copy()
+    rng = np.random.default_rng(4)
+    frame["value"] *= np.exp(rng.exponential(0.03, len(frame)))
+    data = Observations.from_frame(frame, source="shortfall.csv")
+    grid = frame[["params", "tokens"]]
+    above = {}
+    for kind in ("frontier", "student_t"):
+        spec = load_spec("loss_chinchilla").updated({"likelihood": {"kind": kind}})
+        result = fit(spec, data, seed=1, draws=200, tune=300, chains=2, progressbar=False)
+        law = result.predict(grid).table()["mean"].to_numpy()
+        above[kind] = float(np.mean(frame["value"].to_numpy() > law))
+        if kind == "frontier":
+            assert "inefficiency" in result.model.law_params()
+            shortfall = float(result.tree.posterior["inefficiency"].mean())
+            assert 0.015 < shortfall < 0.06
+    assert above["frontier"] > 0.8 and 0.3 < above["student_t"] < 0.7, above
+    with pytest.raises(SpecError, match="'student_t', 'normal' or 'frontier'"):
+        bad = load_spec("loss_chinchilla").updated({"likelihood": {"kind": "laplace"}})
+        model_for(bad, data).build()

@@ -30,6 +30,8 @@ from bayes_scaling.data.pythia import load_pythia
 from bayes_scaling.data.revisiting import FILE_NAME as REVISITING_FILE
 from bayes_scaling.data.revisiting import load_revisiting
 from bayes_scaling.data.schema import REQUIRED, DataError, Observations
+from bayes_scaling.data.t5_pile import FILE_NAME as T5_PILE_FILE
+from bayes_scaling.data.t5_pile import load_t5_pile
 from bayes_scaling.data.tidy import PARQUET_SUFFIXES, load_tidy
 
 Loader = Callable[..., Observations]
@@ -44,6 +46,7 @@ FORMATS: tuple[str, ...] = (
     "data-constrained runs (datablations_contour_losses.csv: 'openLM_loss', 'epochs')",
     "OPT perplexity trajectories (opt_trajectories.csv: 'model_size', 'num_token', 'ppl')",
     "Revisiting scaling laws, language (revisiting_lang.csv: 'Domain', 'Seen Examples')",
+    "T5 on the Pile training logs (t5_pile.csv: 'model_name', 'val_perplexity', 'config')",
     "folder of lm-evaluation-harness JSON results",
     "tidy CSV/TSV/Parquet (run, params, tokens, task, metric, value)",
 )
@@ -83,6 +86,8 @@ def _csv_kind(path: Path) -> Loader | None:
         return load_opt
     if {"Domain", "Task", "Model", "Seen Examples", "Loss"} <= columns:
         return load_revisiting
+    if {"model_name", "steps", "val_perplexity", "config"} <= columns:
+        return load_t5_pile
     return None
 
 
@@ -100,7 +105,7 @@ def _dir_kind(path: Path) -> Loader | None:
     if is_gemstones_dir(path):
         return load_gemstones
     named = (PYTHIA_FILE, HITCHHIKER_FILE, CHINCHILLA_FILE, DATABLATIONS_FILE, OPT_FILE)
-    for name in (*named, REVISITING_FILE):
+    for name in (*named, REVISITING_FILE, T5_PILE_FILE):
         if (path / name).is_file() and (loader := _csv_kind(path / name)) is not None:
             return loader
     folder = path / "ladder-runs" if (path / "ladder-runs").is_dir() else path

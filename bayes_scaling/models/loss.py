@@ -11,7 +11,10 @@ downstream task's bpb, step 1 of the OLMo ladder's chained prediction) with ``[g
 Inputs are scaled by their geometric means before they meet the law (``C/C0``, ``M/M0``,
 ``N/N0``, ``D/D0``), so the sampler sees ``a_ref, b_ref`` (``A_ref, B_ref``) of order one; the
 posterior also carries ``a, b`` (``A, B``) in raw units. The likelihood is Student-t (or
-normal) on log loss by default.
+normal) on log loss by default. ``[likelihood] kind = "frontier"`` reads the law as the
+frontier of the best-tuned runs: a run's log loss is the law's plus normal noise plus a
+shortfall ``u ≥ 0`` (exponential, mean ``inefficiency``, a prior), so under-tuned runs sit
+above the law and a new run's interval is skewed upward by the same shortfall.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class LossModel(ScalingModel):
             "nu": 4.0,
             "scale": "log",
             "sigma": {"dist": "HalfNormal", "sigma": 0.05},
+            "inefficiency": {"dist": "HalfNormal", "sigma": 0.05},
         },
     }
 
@@ -218,16 +222,24 @@ class LossModel(ScalingModel):
             pm.Deterministic(name, value if dims else value[0], dims=dims)
 
     def law_params(self) -> list[str]:
-        noise = ["sigma"] + (["nu"] if isinstance(self.option("likelihood.nu"), dict) else [])
-        return [*self.form.reported, *noise]
+        return [*self.form.reported, "sigma", *self._shape_param()]
+
+    def _shape_param(self) -> list[str]:
+        """The noise model's second parameter when it is sampled: Student-t's ``nu`` given a
+        prior, the frontier's ``inefficiency``."""
+        kind = self.option("likelihood.kind")
+        if kind == "frontier":
+            return ["inefficiency"]
+        return ["nu"] if kind == "student_t" and isinstance(self.option("likelihood.nu"), dict) else []
 
     def _likelihood(self, mu, observed: np.ndarray) -> None:
-        """Student-t or normal noise on log loss (``scale = "log"``, default) or on loss."""
+        """Student-t, normal or frontier noise on log loss (``scale = "log"``, default) or on
+        loss."""
         kind, scale = self.option("likelihood.kind"), self.option("likelihood.scale")
-        if kind not in ("student_t", "normal") or scale not in ("log", "identity"):
+        if kind not in ("student_t", "normal", "frontier") or scale not in ("log", "identity"):
             raise SpecError(
-                f"{self.spec.source}: [likelihood] kind must be 'student_t' or 'normal' and "
-                f"scale 'log' or 'identity' (got {kind!r}, {scale!r})"
+                f"{self.spec.source}: [likelihood] kind must be 'student_t', 'normal' or "
+                f"'frontier' and scale 'log' or 'identity' (got {kind!r}, {scale!r})"
             )
         sigma = Prior.from_dict(self.option("likelihood.sigma"), where="[likelihood].sigma").create(
             "sigma"
@@ -242,6 +254,11 @@ class LossModel(ScalingModel):
                 if isinstance(nu_raw, dict)
                 else float(nu_raw)
             )
+        elif kind == "frontier":
+            where = "[likelihood].inefficiency"
+            nu = Prior.from_dict(self.option("likelihood.inefficiency"), where=where).create(
+                "inefficiency"
+            )
         LIKELIHOODS[kind].term("y", center, sigma, y, nu=nu, dims="obs")
 
     def _new_observation(self, posterior: xr.Dataset, mean: np.ndarray, rng) -> np.ndarray:
@@ -249,7 +266,8 @@ class LossModel(ScalingModel):
         kind, log = self.option("likelihood.kind"), self.option("likelihood.scale") == "log"
         sigma = posterior["sigma"].to_numpy()[:, None]
         nu = self.option("likelihood.nu")
-        nu = posterior["nu"].to_numpy()[:, None] if "nu" in posterior else nu
+        for name in self._shape_param():
+            nu = posterior[name].to_numpy()[:, None]
         new = LIKELIHOODS[kind].draw(np.log(mean) if log else mean, sigma, rng, nu=nu)
         return np.exp(new) if log else new
 
