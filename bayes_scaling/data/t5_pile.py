@@ -88,7 +88,8 @@ def t5_params(settings: dict[str, object]) -> float:
 def _model_settings(raw: pd.DataFrame, source: str) -> dict[str, dict[str, object]]:
     """Each model's gin settings; its restarts must agree on everything but the step budget."""
     out: dict[str, dict[str, object]] = {}
-    for line, model, config in raw.loc[raw["config"].notna(), ["model_name", "config"]].itertuples():
+    logged = raw.loc[raw["config"].notna(), ["model_name", "config"]]
+    for line, model, config in logged.itertuples():
         settings = _settings(str(config), f"{source}, line {line}, column 'config'")
         first = out.setdefault(model, settings)
         if settings != first:

@@ -230,7 +230,8 @@ class LossModel(ScalingModel):
         kind = self.option("likelihood.kind")
         if kind == "frontier":
             return ["inefficiency"]
-        return ["nu"] if kind == "student_t" and isinstance(self.option("likelihood.nu"), dict) else []
+        sampled_nu = kind == "student_t" and isinstance(self.option("likelihood.nu"), dict)
+        return ["nu"] if sampled_nu else []
 
     def _likelihood(self, mu, observed: np.ndarray) -> None:
         """Student-t, normal or frontier noise on log loss (``scale = "log"``, default) or on
