@@ -380,3 +380,25 @@ def test_frontier_likelihood_puts_the_law_under_the_runs():
     with pytest.raises(SpecError, match="'student_t', 'normal' or 'frontier'"):
         bad = load_spec("loss_chinchilla").updated({"likelihood": {"kind": "laplace"}})
         model_for(bad, data).build()
+
+
+@pytest.mark.parametrize("spec_name", ["loss_chinchilla", "loss_overtraining"])
+def test_priors_follow_the_units_of_the_loss(small_testbed, spec_name):
+    # the same runs with the loss in other units (× 1/ln 2: bits; × 0.01: a small
+    # log-perplexity): with prior_scale = "data" (shipped) the prior predictive moves with them
+    # exactly, draw for draw; with "absolute" it does not
+    frame = small_testbed.observations.frame.copy()
+    frame = frame[frame["dataset"] == "c4"] if spec_name == "loss_chinchilla" else frame
+    task = "c4_val" if spec_name == "loss_overtraining" else frame["task"].iloc[0]
+    for mode, moves in (("data", True), ("absolute", False)):
+        spec = load_spec(spec_name).updated({"response": {"task": task, "prior_scale": mode}})
+        logs = []
+        for factor in (1.0, 1 / np.log(2), 0.01):
+            data = Observations.from_frame(frame.assign(value=frame["value"] * factor), source="s")
+            prior = model_for(spec, data).prior_predictive(50, seed=3)["prior_predictive"]["y"]
+            logs.append(prior.to_numpy() - np.log(factor))
+        same = all(np.allclose(logs[0], other, atol=1e-9) for other in logs[1:])
+        assert same is moves, mode
+    bad = load_spec(spec_name).updated({"response": {"task": task, "prior_scale": "nats"}})
+    with pytest.raises(SpecError, match="prior_scale must be 'absolute' or 'data'"):
+        model_for(bad, Observations.from_frame(frame, source="s"))

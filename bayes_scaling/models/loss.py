@@ -10,7 +10,11 @@ downstream task's bpb, step 1 of the OLMo ladder's chained prediction) with ``[g
 
 Inputs are scaled by their geometric means before they meet the law (``C/C0``, ``M/M0``,
 ``N/N0``, ``D/D0``), so the sampler sees ``a_ref, b_ref`` (``A_ref, B_ref``) of order one; the
-posterior also carries ``a, b`` (``A, B``) in raw units. The likelihood is Student-t (or
+posterior also carries ``a, b`` (``A, B``) in raw units. With ``[response] prior_scale =
+"data"`` (the shipped specs) the priors of the parameters in loss units (``E`` and the
+coefficients at the references, :data:`RESPONSE_UNITS`) are for their ratio to ``L0``, the
+geometric mean of the fitted losses: the same spec then suits a loss in nats, bits, bits per
+byte or the log-perplexity of a denoising objective. The likelihood is Student-t (or
 normal) on log loss by default. ``[likelihood] kind = "frontier"`` reads the law as the
 frontier of the best-tuned runs: a run's log loss is the law's plus normal noise plus a
 shortfall ``u ≥ 0`` (exponential, mean ``inefficiency``, a prior), so under-tuned runs sit
@@ -20,6 +24,7 @@ above the law and a new run's interval is skewed upward by the same shortfall.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -71,6 +76,11 @@ FORMS = {
 }
 
 
+#: Each form's parameters in the units of the loss (log link): ``[response] prior_scale =
+#: "data"`` reads their priors as priors of the ratio to the fitted losses' geometric mean.
+RESPONSE_UNITS = {"overtraining": ("E", "a_ref", "b_ref"), "chinchilla": ("E", "A_ref", "B_ref")}
+
+
 class LossModel(ScalingModel):
     """Pretraining loss against N and D, partially pooled across a group (datasets)."""
 
@@ -78,7 +88,7 @@ class LossModel(ScalingModel):
     forms = FORMS
     grid_columns = ("params", "tokens")
     spec_keys: ClassVar[dict[str, dict[str, Any]]] = {
-        "response": {"metric": "loss", "task": None},
+        "response": {"metric": "loss", "task": None, "prior_scale": "absolute"},
         "groups": {"by": "dataset", "min_runs": None},
         "data": {"checkpoints": "final", "datasets": None, **CHECKPOINT_KEYS},
         "likelihood": {
@@ -129,10 +139,36 @@ class LossModel(ScalingModel):
             "multiplier": float(np.exp(np.mean(np.log(d / n)))),
             "params": float(np.exp(np.mean(np.log(n)))),
             "tokens": float(np.exp(np.mean(np.log(d)))),
+            "loss": float(np.exp(np.mean(np.log(self.table["truth"].to_numpy())))),
         }
+        self._priors_on_response_scale()
         self.max_compute = float(np.max(6 * n * d))
         self.max_params = float(np.max(n))
         self.max_tokens = float(np.max(d))
+
+    def _priors_on_response_scale(self) -> None:
+        """``[response] prior_scale``: ``"absolute"``, the priors as written; ``"data"``, the
+        priors of :data:`RESPONSE_UNITS` are for ``log(value / L0)``, so their location moves
+        by ``log L0`` (``L0``: the geometric mean of the fitted losses, ``refs["loss"]``)."""
+        mode = self.option("response.prior_scale")
+        if mode not in ("absolute", "data"):
+            raise SpecError(
+                f"{self.spec.source}: [response] prior_scale must be 'absolute' or 'data' "
+                f"(got {mode!r})"
+            )
+        if mode == "absolute":
+            return
+        shift = float(np.log(self.refs["loss"]))
+        for name in RESPONSE_UNITS[self.spec.form]:
+            p = self.params[name]
+            if p.link != "log" or "mu" not in p.prior.kwargs:
+                raise SpecError(
+                    f"{self.spec.source}: [params.{name}] is in loss units; with [response] "
+                    f"prior_scale = 'data' it needs link = 'log' and a prior with a location "
+                    f"'mu' (got link {p.link!r}, prior {p.prior})"
+                )
+            moved = {**p.prior.kwargs, "mu": p.prior.kwargs["mu"] + shift}
+            self.params[name] = replace(p, prior=Prior(p.prior.dist, moved))
 
     @property
     def response_link(self) -> str:  # type: ignore[override]
