@@ -68,4 +68,7 @@ def plot_ranks(*, fit: Fit, ci: float = CI_PROB, worst: int = WORST) -> Figure:
         f"(inside the {ci:.0%} envelope = the chains agree)\n{verdict}",
         fontsize=9,
     )
+    # arviz-plots lays the panels out without room for the two-line title or the panel
+    # titles below a row's tick labels: the constrained layout makes it
+    fig.set_layout_engine("constrained")
     return fig
