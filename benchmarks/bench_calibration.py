@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from _common import RESULTS, run_parts, timer
 
-from bayes_scaling import report, transfer
+from bayes_scaling import baselines, report, transfer
 from bayes_scaling.calibrate import (
     MIN_TERM_DISTANCE,
     coverage_with_rate,
@@ -274,12 +274,16 @@ def run_rungs(family: dict) -> dict:
             "by": lad["by"],
             "cutoffs": lad["cutoffs"],
             "seconds": timing["seconds"],
-            "fits": cal.fits[["selection", "status", "wall_time", "rhat_max", "divergences"]]
-            .assign(wall_time=lambda f: f["wall_time"].round(1))
-            .to_dict(orient="records"),
+            "fits": _fit_records(cal),
             "coverage_parametric": cal.coverage().to_dict(orient="records"),
         }
     return out
+
+
+def _fit_records(cal) -> list[dict]:
+    """One record per fit of a rung-out: its selection, status, wall time and diagnostics."""
+    fits = cal.fits[["selection", "status", "wall_time", "rhat_max", "divergences"]]
+    return fits.assign(wall_time=fits["wall_time"].round(1)).to_dict(orient="records")
 
 
 def _points(family: dict) -> pd.DataFrame:
@@ -562,11 +566,7 @@ def run_frontier(family: dict) -> dict:
             progress=False,
             **family["sampler"],
         )
-        fits[name] = (
-            cal.fits[["selection", "wall_time", "rhat_max", "divergences"]]
-            .assign(wall_time=lambda f: f["wall_time"].round(1))
-            .to_dict(orient="records")
-        )
+        fits[name] = _fit_records(cal)
         key = ["cutoff", "run", "tokens", "truth"]
         student = report.read_labelled(workdir() / name / "points.csv").sort_values(key)
         points = cal.points.sort_values(key).assign(ladder=lad.get("dataset", name))
@@ -587,7 +587,7 @@ def run_frontier(family: dict) -> dict:
             "median_rel_error_student_t": float(g["rel_error_student_t"].median()),
             **{
                 f"median_rel_error_{b}": float(g[f"baseline_{b}_rel_error"].median())
-                for b in ("curve_fit", "huber")
+                for b in baselines.LOSS_BASELINES
             },
         }
     return {

@@ -302,9 +302,8 @@ class LossModel(ScalingModel):
         """A new run's loss: the law plus the likelihood's noise, draw by draw."""
         kind, log = self.option("likelihood.kind"), self.option("likelihood.scale") == "log"
         sigma = posterior["sigma"].to_numpy()[:, None]
-        nu = self.option("likelihood.nu")
-        for name in self._shape_param():
-            nu = posterior[name].to_numpy()[:, None]
+        shape = self._shape_param()
+        nu = posterior[shape[0]].to_numpy()[:, None] if shape else self.option("likelihood.nu")
         new = LIKELIHOODS[kind].draw(np.log(mean) if log else mean, sigma, rng, nu=nu)
         return np.exp(new) if log else new
 
