@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/bench_laplace.py [--cases gadre_loss olmo_acc
 (writes ``benchmarks/results/laplace.json``).
 
 The approximation: the mode of the log density of the unconstrained parameters (Jacobians
-included; L-BFGS from the model's initial point, ``pm.find_MAP``), a normal with the inverse of
+included; scipy's L-BFGS-B from the model's initial point), a normal with the inverse of
 the negative Hessian there as its covariance (a direction that is not concave gets unit
 variance, and is counted), and draws of it mapped back through the
 transforms and deterministics, so that ``Fit.predict`` runs on it unchanged. Each case fits
