@@ -22,14 +22,13 @@ in NUTS posterior standard deviations, the ratio of interval widths, and the cov
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
-from _common import RESULTS, write_results
+from _common import run_parts
 from pymc.blocking import DictToArrayBijection, RaveledVars
 from scipy import optimize
 
@@ -75,7 +74,6 @@ def laplace_tree(
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((chains * draws, len(eigval)))
     flat = res.x[None, :] + z @ scale.T
-    names = [v.name for v in model.unobserved_RVs]
     outputs = pm.util.get_default_varnames(model.unobserved_value_vars, include_transformed=False)
     fn = model.compile_fn(outputs, inputs=values, on_unused_input="ignore", point_fn=True)
     columns: dict[str, list] = {o.name: [] for o in outputs}
@@ -84,9 +82,7 @@ def laplace_tree(
             columns[out.name].append(value)
     dims = model.named_vars_to_dims
     data = {}
-    for name in names + [o.name for o in outputs if o.name not in names]:
-        if name not in columns:
-            continue
+    for name in columns:
         arr = np.asarray(columns[name]).reshape(chains, draws, *np.shape(columns[name][0]))
         extra = list(dims.get(name, [f"{name}_dim_{i}" for i in range(arr.ndim - 2)]))
         data[name] = (["chain", "draw", *extra], arr)
@@ -167,12 +163,9 @@ def main() -> None:
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     args = ap.parse_args()
     root = shared_data_dir()
-    path = RESULTS / "laplace.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results.pop("environment", None)
-    for name in args.cases:
-        results[name] = CASES[name](root)
-        write_results("laplace", results)
+    run_parts(
+        "laplace", args.cases, {k: lambda _, case=case: case(root) for k, case in CASES.items()}
+    )
 
 
 if __name__ == "__main__":
